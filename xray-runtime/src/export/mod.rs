@@ -1,0 +1,3 @@
+//! Span exporters.
+pub mod console;
+pub mod json;
