@@ -1,0 +1,411 @@
+//! The global tracer provider: [`init`], [`Guard`] and [`flush`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TracerProvider as _};
+use opentelemetry::{Context, InstrumentationScope, KeyValue, global};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, SamplingResult, SdkTracer,
+    SdkTracerProvider, ShouldSample,
+};
+
+use crate::config::{Config, ExporterKind, PropagatorKind, Resolved, SamplerKind, process_env};
+use crate::export::console::ConsoleExporter;
+use crate::export::json::JsonExporter;
+use crate::export::BoxedExporter;
+use crate::id::XrayIdGenerator;
+use crate::propagation::{IncomingXray, Sampling, XrayPropagator};
+
+/// Fast check made by every instrumented call before anything else.
+pub(crate) static ENABLED: AtomicBool = AtomicBool::new(false);
+/// The tracer of the installed provider, `None` when nothing is installed.
+pub(crate) static TRACER: RwLock<Option<SdkTracer>> = RwLock::new(None);
+/// The installed provider, for [`flush`].
+static PROVIDER: Mutex<Option<SdkTracerProvider>> = Mutex::new(None);
+/// Which `init` installed the current provider: an old guard must not tear
+/// down a newer installation.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The name and version every span's instrumentation scope carries.
+pub(crate) const SCOPE_NAME: &str = "xray";
+
+/// Installs the global tracer provider and returns the guard that flushes it.
+///
+/// This is what `#[xray_main]` calls; use it directly where an attribute on
+/// `main` is not possible (libraries' tests, custom runtimes). Environment
+/// variables override the [`Config`] (see the crate documentation). Calling
+/// `init` again replaces the previous installation. `init` never fails: a
+/// setting that cannot be honoured is reported on stderr and the fallback is used.
+///
+/// Keep the guard alive for the life of the program: dropping it flushes
+/// every ended span and shuts the exporters down, within the shutdown timeout.
+///
+/// ```
+/// use xray_runtime::{Config, ExporterKind};
+///
+/// let guard = xray_runtime::init(Config::new().service_name("demo").exporter(ExporterKind::None));
+/// // ... traced work ...
+/// drop(guard); // flushes
+/// ```
+pub fn init(config: Config) -> Guard {
+    let resolved = Resolved::new(&config, &process_env);
+    install(config, resolved)
+}
+
+pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
+    crate::span::install_panic_hook();
+    let generation = GENERATION.fetch_add(1, Ordering::AcqRel) + 1;
+    if resolved.disabled {
+        uninstall_globals();
+        return Guard::inert(generation);
+    }
+
+    let mut runtime = None;
+    let notice = resolved.exporter_fell_back && config.custom_exporter.is_none();
+    let exporters = build_exporters(config.custom_exporter, &resolved, &mut runtime);
+    if notice {
+        eprintln!(
+            "xray: no exporter configured; printing traces to stdout. Set OTEL_EXPORTER_OTLP_ENDPOINT \
+             (or OTEL_TRACES_EXPORTER=otlp) to send them to a collector, or OTEL_TRACES_EXPORTER=none to silence them"
+        );
+    }
+
+    let mut builder = SdkTracerProvider::builder()
+        .with_id_generator(XrayIdGenerator::default())
+        .with_sampler(XraySampler::new(resolved.sampler))
+        .with_resource(resource(&resolved));
+    for exporter in exporters {
+        let processor = BatchSpanProcessor::builder(exporter)
+            .with_batch_config(BatchConfigBuilder::default().build())
+            .build();
+        builder = builder.with_span_processor(processor);
+    }
+    let provider = builder.build();
+    install_provider(&provider, propagator(&resolved.propagators));
+    Guard {
+        provider: Some(provider),
+        generation,
+        timeout: resolved.shutdown_timeout,
+        done: AtomicBool::new(false),
+        runtime: Mutex::new(runtime),
+    }
+}
+
+/// Makes `provider` the one every instrumented call and the `opentelemetry`
+/// global API use.
+pub(crate) fn install_provider(provider: &SdkTracerProvider, propagator: TextMapCompositePropagator) {
+    let scope = InstrumentationScope::builder(SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build();
+    *TRACER.write().unwrap_or_else(|e| e.into_inner()) = Some(provider.tracer_with_scope(scope));
+    *PROVIDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(provider.clone());
+    global::set_tracer_provider(provider.clone());
+    global::set_text_map_propagator(propagator);
+    ENABLED.store(true, Ordering::Release);
+}
+
+fn uninstall_globals() {
+    ENABLED.store(false, Ordering::Release);
+    *TRACER.write().unwrap_or_else(|e| e.into_inner()) = None;
+    *PROVIDER.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+fn resource(resolved: &Resolved) -> Resource {
+    let mut builder = Resource::builder().with_service_name(resolved.service_name.clone());
+    if let Some(version) = &resolved.service_version {
+        builder = builder.with_attribute(KeyValue::new("service.version", version.clone()));
+    }
+    builder.build()
+}
+
+pub(crate) fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator {
+    let propagators = kinds
+        .iter()
+        .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match kind {
+                PropagatorKind::Xray => Box::new(XrayPropagator::new()),
+                PropagatorKind::XrayLambda => Box::new(XrayPropagator::lambda()),
+                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
+                PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
+            }
+        })
+        .collect();
+    TextMapCompositePropagator::new(propagators)
+}
+
+/// The runtime that drives the gRPC client (tonic needs one, whatever the
+/// application itself runs on).
+#[cfg(feature = "otlp-grpc")]
+pub(crate) type ExportRuntime = tokio::runtime::Runtime;
+#[cfg(not(feature = "otlp-grpc"))]
+pub(crate) type ExportRuntime = ();
+
+fn build_exporters(
+    custom: Option<BoxedExporter>,
+    resolved: &Resolved,
+    runtime: &mut Option<ExportRuntime>,
+) -> Vec<BoxedExporter> {
+    if let Some(custom) = custom {
+        return vec![custom];
+    }
+    let mut exporters = Vec::new();
+    for kind in &resolved.exporters {
+        match kind {
+            ExporterKind::Console => {
+                exporters.push(BoxedExporter::named(ConsoleExporter::stdout(), "console"))
+            }
+            ExporterKind::Json => exporters.push(BoxedExporter::named(JsonExporter::stdout(), "json")),
+            ExporterKind::None => {}
+            ExporterKind::Otlp => match crate::export::otlp::build(resolved, runtime) {
+                Ok(exporter) => exporters.push(exporter),
+                Err(why) => eprintln!("xray: could not set up the OTLP exporter ({why}); spans will not be exported"),
+            },
+        }
+    }
+    exporters
+}
+
+/// Keeps the provider installed; dropping it flushes and shuts down.
+///
+/// Returned by [`init`] (and held by `#[xray_main]` for the whole of `main`).
+/// [`Guard::shutdown`] may be called early; it and the drop are idempotent and
+/// never panic, and they return within the shutdown timeout even when the
+/// collector is unreachable.
+#[must_use = "dropping the guard shuts tracing down at once"]
+pub struct Guard {
+    provider: Option<SdkTracerProvider>,
+    generation: u64,
+    timeout: Duration,
+    done: AtomicBool,
+    runtime: Mutex<Option<ExportRuntime>>,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("active", &self.provider.is_some())
+            .field("timeout", &self.timeout)
+            .field("done", &self.done.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Why a flush or shutdown did not complete.
+#[derive(Debug)]
+pub struct FlushError(String);
+
+impl fmt::Display for FlushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spans may not all have been exported: {}", self.0)
+    }
+}
+
+impl std::error::Error for FlushError {}
+
+impl Guard {
+    fn inert(generation: u64) -> Self {
+        Self {
+            provider: None,
+            generation,
+            timeout: Duration::ZERO,
+            done: AtomicBool::new(true),
+            runtime: Mutex::new(None),
+        }
+    }
+
+    /// Whether spans are being recorded (false when `OTEL_SDK_DISABLED=true`).
+    pub fn is_active(&self) -> bool {
+        self.provider.is_some() && !self.done.load(Ordering::Acquire)
+    }
+
+    /// Exports every span ended so far, waiting for the exporters.
+    pub fn flush(&self) -> Result<(), FlushError> {
+        match &self.provider {
+            Some(provider) if !self.done.load(Ordering::Acquire) => {
+                provider.force_flush().map_err(|e| FlushError(e.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Flushes and shuts down now, within the shutdown timeout. Later calls,
+    /// and the drop, do nothing.
+    pub fn shutdown(&self) -> Result<(), FlushError> {
+        if self.done.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let Some(provider) = &self.provider else {
+            return Ok(());
+        };
+        if GENERATION.load(Ordering::Acquire) == self.generation {
+            uninstall_globals();
+        }
+        let result = provider.shutdown_with_timeout(self.timeout);
+        if let Some(runtime) = self.runtime.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            shutdown_runtime(runtime);
+        }
+        result.map_err(|e| FlushError(e.to_string()))
+    }
+}
+
+#[cfg(feature = "otlp-grpc")]
+fn shutdown_runtime(runtime: ExportRuntime) {
+    // Never blocks, so it is safe inside an async main as well.
+    runtime.shutdown_background();
+}
+#[cfg(not(feature = "otlp-grpc"))]
+fn shutdown_runtime(_runtime: ExportRuntime) {}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Err(err) = self.shutdown() {
+            eprintln!("xray: {err}");
+        }
+    }
+}
+
+/// Exports every span ended so far through the installed provider.
+///
+/// Use it where a process may be frozen between units of work (AWS Lambda
+/// after each invocation). Does nothing when no provider is installed.
+pub fn flush() -> Result<(), FlushError> {
+    let provider = PROVIDER.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match provider {
+        Some(provider) => provider.force_flush().map_err(|e| FlushError(e.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// The sampler: the configured one, made aware of X-Ray headers.
+///
+/// Parent-based sampling follows a caller's decision, except when the caller
+/// deferred it (`Sampled=?`, or no `Sampled` field): then this service decides
+/// as for a new trace. A Root-only header (no `Parent`) with an explicit
+/// decision is followed too.
+#[derive(Clone, Debug)]
+pub(crate) struct XraySampler {
+    root: Sampler,
+    parent_based: bool,
+}
+
+impl XraySampler {
+    pub(crate) fn new(kind: SamplerKind) -> Self {
+        let root = match kind {
+            SamplerKind::AlwaysOn | SamplerKind::ParentBasedAlwaysOn => Sampler::AlwaysOn,
+            SamplerKind::AlwaysOff | SamplerKind::ParentBasedAlwaysOff => Sampler::AlwaysOff,
+            SamplerKind::TraceIdRatio(r) | SamplerKind::ParentBasedTraceIdRatio(r) => {
+                Sampler::TraceIdRatioBased(r)
+            }
+        };
+        Self { root, parent_based: kind.parent_based() }
+    }
+
+    /// The caller's decision, when there is one to follow.
+    fn inherited(parent: &Context) -> Option<bool> {
+        let span_context = parent.span().span_context().clone();
+        let incoming = parent.get::<IncomingXray>();
+        if span_context.is_valid() {
+            let deferred = span_context.is_remote()
+                && incoming.is_some_and(|i| i.header.sampling == Sampling::Deferred);
+            return (!deferred).then(|| span_context.is_sampled());
+        }
+        match incoming?.header.sampling {
+            Sampling::Sampled => Some(true),
+            Sampling::NotSampled => Some(false),
+            Sampling::Deferred => None,
+        }
+    }
+}
+
+impl ShouldSample for XraySampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        if self.parent_based {
+            if let Some(sampled) = parent_context.and_then(Self::inherited) {
+                return SamplingResult {
+                    decision: if sampled {
+                        SamplingDecision::RecordAndSample
+                    } else {
+                        SamplingDecision::Drop
+                    },
+                    attributes: Vec::new(),
+                    trace_state: parent_context
+                        .map(|cx| cx.span().span_context().trace_state().clone())
+                        .unwrap_or_default(),
+                };
+            }
+        }
+        self.root
+            .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+
+    fn decide(sampler: &XraySampler, parent: &Context) -> SamplingDecision {
+        sampler
+            .should_sample(Some(parent), TraceId::from(1u128), "s", &SpanKind::Internal, &[], &[])
+            .decision
+    }
+
+    fn remote(sampled: bool) -> Context {
+        let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+        Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(7u128),
+            SpanId::from(9u64),
+            flags,
+            true,
+            TraceState::default(),
+        ))
+    }
+
+    #[test]
+    fn follows_the_callers_decision() {
+        let sampler = XraySampler::new(SamplerKind::ParentBasedAlwaysOff);
+        assert_eq!(decide(&sampler, &remote(true)), SamplingDecision::RecordAndSample);
+        let sampler = XraySampler::new(SamplerKind::ParentBasedAlwaysOn);
+        assert_eq!(decide(&sampler, &remote(false)), SamplingDecision::Drop);
+        assert_eq!(decide(&sampler, &Context::new()), SamplingDecision::RecordAndSample);
+    }
+
+    #[test]
+    fn a_deferred_decision_is_ours_to_make() {
+        let header = crate::propagation::XrayHeader::parse(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?",
+        )
+        .expect("valid header");
+        let parent = remote(false).with_value(IncomingXray { header });
+        let on = XraySampler::new(SamplerKind::ParentBasedAlwaysOn);
+        assert_eq!(decide(&on, &parent), SamplingDecision::RecordAndSample);
+        let off = XraySampler::new(SamplerKind::ParentBasedAlwaysOff);
+        assert_eq!(decide(&off, &parent), SamplingDecision::Drop);
+    }
+
+    #[test]
+    fn root_only_header_decision_is_followed() {
+        let header =
+            crate::propagation::XrayHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")
+                .expect("valid header");
+        let parent = Context::new().with_value(IncomingXray { header });
+        let sampler = XraySampler::new(SamplerKind::ParentBasedAlwaysOn);
+        assert_eq!(decide(&sampler, &parent), SamplingDecision::Drop);
+        let not_parent_based = XraySampler::new(SamplerKind::AlwaysOn);
+        assert_eq!(decide(&not_parent_based, &parent), SamplingDecision::RecordAndSample);
+    }
+}
