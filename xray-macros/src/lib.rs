@@ -1,17 +1,31 @@
-//! Attribute macros of xray; use them through `xray-runtime`.
+//! Attribute macros of the xray tracing toolkit.
+//!
+//! Use them through `xray-runtime`, which re-exports them and provides
+//! everything their expansions call:
+//! `use xray_runtime::{traced, xray_main, xray_root};`. The documentation of
+//! each macro lives there.
+
+mod args;
+mod expand;
+mod item;
+mod paths;
+
 use proc_macro::TokenStream;
 
+/// Wraps a function in a span. See `xray_runtime::traced`.
 #[proc_macro_attribute]
-pub fn traced(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::traced(args.into(), item.into()).into()
 }
 
+/// Starts a trace, or continues the caller's. See `xray_runtime::xray_root`.
 #[proc_macro_attribute]
-pub fn xray_root(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn xray_root(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::xray_root(args.into(), item.into()).into()
 }
 
+/// Sets tracing up around `main`. See `xray_runtime::xray_main`.
 #[proc_macro_attribute]
-pub fn xray_main(_args: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn xray_main(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::xray_main(args.into(), item.into()).into()
 }

@@ -99,7 +99,9 @@ impl SamplerKind {
     pub(crate) fn parent_based(self) -> bool {
         matches!(
             self,
-            Self::ParentBasedAlwaysOn | Self::ParentBasedAlwaysOff | Self::ParentBasedTraceIdRatio(_)
+            Self::ParentBasedAlwaysOn
+                | Self::ParentBasedAlwaysOff
+                | Self::ParentBasedTraceIdRatio(_)
         )
     }
 }
@@ -345,7 +347,10 @@ fn resolve_exporters(config: &Config, env: Env<'_>) -> (Vec<ExporterKind>, bool)
         } else {
             (kinds, false)
         };
-        let names: Vec<_> = fallback.iter().map(|k| format!("{k:?}").to_lowercase()).collect();
+        let names: Vec<_> = fallback
+            .iter()
+            .map(|k| format!("{k:?}").to_lowercase())
+            .collect();
         report_bad_var(
             OTEL_TRACES_EXPORTER,
             &value,
@@ -366,7 +371,10 @@ fn code_or_default_exporter(config: &Config, env: Env<'_>) -> (Vec<ExporterKind>
 }
 
 fn resolve_protocol(config: &Config, env: Env<'_>) -> Protocol {
-    for var in [OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL] {
+    for var in [
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+        OTEL_EXPORTER_OTLP_PROTOCOL,
+    ] {
         if let Some(value) = env(var) {
             match Protocol::parse(value.trim()) {
                 Some(protocol) => return protocol,
@@ -446,7 +454,12 @@ fn resolve_sampler(config: &Config, env: Env<'_>) -> SamplerKind {
             Some(arg) => match arg.trim().parse::<f64>() {
                 Ok(r) if (0.0..=1.0).contains(&r) => r,
                 _ => {
-                    report_bad_var(OTEL_TRACES_SAMPLER_ARG, &arg, "expected a ratio from 0 to 1", "1.0");
+                    report_bad_var(
+                        OTEL_TRACES_SAMPLER_ARG,
+                        &arg,
+                        "expected a ratio from 0 to 1",
+                        "1.0",
+                    );
                     1.0
                 }
             },
@@ -505,9 +518,13 @@ mod tests {
     use std::collections::HashMap;
 
     fn resolve(config: Config, vars: &[(&str, &str)]) -> Resolved {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Resolved::new(&config, &move |name| map.get(name).cloned().filter(|v| !v.is_empty()))
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Resolved::new(&config, &move |name| {
+            map.get(name).cloned().filter(|v| !v.is_empty())
+        })
     }
 
     #[test]
@@ -518,23 +535,37 @@ mod tests {
         assert_eq!(r.exporters, vec![ExporterKind::Console]);
         assert!(r.exporter_fell_back);
         assert_eq!(r.protocol, Protocol::HttpProtobuf);
-        assert_eq!(r.propagators, vec![PropagatorKind::Xray, PropagatorKind::TraceContext]);
+        assert_eq!(
+            r.propagators,
+            vec![PropagatorKind::Xray, PropagatorKind::TraceContext]
+        );
         assert_eq!(r.sampler, SamplerKind::ParentBasedAlwaysOn);
         assert_eq!(r.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
     }
 
     #[test]
     fn environment_beats_code_beats_default() {
-        let code = || Config::new().service_name("code").default_service_name("pkg");
+        let code = || {
+            Config::new()
+                .service_name("code")
+                .default_service_name("pkg")
+        };
         assert_eq!(resolve(code(), &[]).service_name, "code");
         assert_eq!(
-            resolve(code(), &[(OTEL_RESOURCE_ATTRIBUTES, "a=b,service.name=attrs")]).service_name,
+            resolve(
+                code(),
+                &[(OTEL_RESOURCE_ATTRIBUTES, "a=b,service.name=attrs")]
+            )
+            .service_name,
             "attrs"
         );
         assert_eq!(
             resolve(
                 code(),
-                &[(OTEL_SERVICE_NAME, "env"), (OTEL_RESOURCE_ATTRIBUTES, "service.name=attrs")]
+                &[
+                    (OTEL_SERVICE_NAME, "env"),
+                    (OTEL_RESOURCE_ATTRIBUTES, "service.name=attrs")
+                ]
             )
             .service_name,
             "env"
@@ -544,7 +575,10 @@ mod tests {
     #[test]
     fn service_version_yields_to_resource_attributes() {
         let code = || Config::new().service_version("1.2.3");
-        assert_eq!(resolve(code(), &[]).service_version.as_deref(), Some("1.2.3"));
+        assert_eq!(
+            resolve(code(), &[]).service_version.as_deref(),
+            Some("1.2.3")
+        );
         let r = resolve(code(), &[(OTEL_RESOURCE_ATTRIBUTES, "service.version=9")]);
         assert_eq!(r.service_version, None);
     }
@@ -556,11 +590,17 @@ mod tests {
         let r = resolve(json(), &[(OTEL_TRACES_EXPORTER, "otlp")]);
         assert_eq!(r.exporters, vec![ExporterKind::Otlp]);
         // An endpoint variable alone selects OTLP when the code chose nothing.
-        let r = resolve(Config::new(), &[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318")]);
+        let r = resolve(
+            Config::new(),
+            &[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318")],
+        );
         assert_eq!(r.exporters, vec![ExporterKind::Otlp]);
         assert!(!r.exporter_fell_back);
         // Several exporters, de-duplicated; `none` alone wins.
-        let r = resolve(Config::new(), &[(OTEL_TRACES_EXPORTER, "otlp, console,otlp")]);
+        let r = resolve(
+            Config::new(),
+            &[(OTEL_TRACES_EXPORTER, "otlp, console,otlp")],
+        );
         assert_eq!(r.exporters, vec![ExporterKind::Otlp, ExporterKind::Console]);
         let r = resolve(Config::new(), &[(OTEL_TRACES_EXPORTER, "console,none")]);
         assert_eq!(r.exporters, vec![ExporterKind::None]);
@@ -577,7 +617,10 @@ mod tests {
         assert_eq!(r.protocol, Protocol::HttpProtobuf);
         let r = resolve(
             Config::new(),
-            &[(OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"), (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, "grpc")],
+            &[
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
+                (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, "grpc"),
+            ],
         );
         assert_eq!(r.protocol, Protocol::Grpc);
         let r = resolve(grpc(), &[(OTEL_EXPORTER_OTLP_PROTOCOL, "carrier-pigeon")]);
@@ -587,33 +630,68 @@ mod tests {
     #[test]
     fn code_endpoint_only_without_variables() {
         let code = || Config::new().endpoint("http://code:4318");
-        assert_eq!(resolve(code(), &[]).code_endpoint.as_deref(), Some("http://code:4318"));
-        let r = resolve(code(), &[(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "http://env:4318/v1/traces")]);
+        assert_eq!(
+            resolve(code(), &[]).code_endpoint.as_deref(),
+            Some("http://code:4318")
+        );
+        let r = resolve(
+            code(),
+            &[(
+                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+                "http://env:4318/v1/traces",
+            )],
+        );
         assert_eq!(r.code_endpoint, None);
     }
 
     #[test]
     fn propagators_resolution() {
-        let r = resolve(Config::new(), &[(OTEL_PROPAGATORS, "tracecontext,baggage,xray-lambda")]);
+        let r = resolve(
+            Config::new(),
+            &[(OTEL_PROPAGATORS, "tracecontext,baggage,xray-lambda")],
+        );
         assert_eq!(
             r.propagators,
-            vec![PropagatorKind::TraceContext, PropagatorKind::Baggage, PropagatorKind::XrayLambda]
+            vec![
+                PropagatorKind::TraceContext,
+                PropagatorKind::Baggage,
+                PropagatorKind::XrayLambda
+            ]
         );
-        assert!(resolve(Config::new(), &[(OTEL_PROPAGATORS, "none")]).propagators.is_empty());
-        let r = resolve(Config::new().propagators("xray"), &[(OTEL_PROPAGATORS, "b3")]);
+        assert!(
+            resolve(Config::new(), &[(OTEL_PROPAGATORS, "none")])
+                .propagators
+                .is_empty()
+        );
+        let r = resolve(
+            Config::new().propagators("xray"),
+            &[(OTEL_PROPAGATORS, "b3")],
+        );
         assert_eq!(r.propagators, vec![PropagatorKind::Xray]);
     }
 
     #[test]
     fn sampler_resolution() {
-        let r = resolve(Config::new(), &[(OTEL_TRACES_SAMPLER, "traceidratio"), (OTEL_TRACES_SAMPLER_ARG, "0.05")]);
+        let r = resolve(
+            Config::new(),
+            &[
+                (OTEL_TRACES_SAMPLER, "traceidratio"),
+                (OTEL_TRACES_SAMPLER_ARG, "0.05"),
+            ],
+        );
         assert_eq!(r.sampler, SamplerKind::TraceIdRatio(0.05));
         let r = resolve(
             Config::new(),
-            &[(OTEL_TRACES_SAMPLER, "parentbased_traceidratio"), (OTEL_TRACES_SAMPLER_ARG, "7")],
+            &[
+                (OTEL_TRACES_SAMPLER, "parentbased_traceidratio"),
+                (OTEL_TRACES_SAMPLER_ARG, "7"),
+            ],
         );
         assert_eq!(r.sampler, SamplerKind::ParentBasedTraceIdRatio(1.0));
-        let r = resolve(Config::new().sampler(SamplerKind::AlwaysOff), &[(OTEL_TRACES_SAMPLER, "xray")]);
+        let r = resolve(
+            Config::new().sampler(SamplerKind::AlwaysOff),
+            &[(OTEL_TRACES_SAMPLER, "xray")],
+        );
         assert_eq!(r.sampler, SamplerKind::AlwaysOff);
     }
 
@@ -622,7 +700,10 @@ mod tests {
         assert!(resolve(Config::new(), &[(OTEL_SDK_DISABLED, "TRUE")]).disabled);
         assert!(!resolve(Config::new(), &[(OTEL_SDK_DISABLED, "maybe")]).disabled);
         let code = || Config::new().shutdown_timeout(Duration::from_millis(250));
-        assert_eq!(resolve(code(), &[]).shutdown_timeout, Duration::from_millis(250));
+        assert_eq!(
+            resolve(code(), &[]).shutdown_timeout,
+            Duration::from_millis(250)
+        );
         let r = resolve(code(), &[(OTEL_BSP_EXPORT_TIMEOUT, "1000")]);
         assert_eq!(r.shutdown_timeout, Duration::from_millis(1000));
         let r = resolve(code(), &[(OTEL_BSP_EXPORT_TIMEOUT, "soon")]);

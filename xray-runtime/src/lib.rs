@@ -60,7 +60,9 @@ mod span;
 pub mod testing;
 mod value;
 
-pub use config::{Config, DEFAULT_PROPAGATORS, DEFAULT_SHUTDOWN_TIMEOUT, ExporterKind, Protocol, SamplerKind};
+pub use config::{
+    Config, DEFAULT_PROPAGATORS, DEFAULT_SHUTDOWN_TIMEOUT, ExporterKind, Protocol, SamplerKind,
+};
 pub use id::XrayIdGenerator;
 pub use provider::{FlushError, Guard, flush, init};
 pub use span::{

@@ -9,10 +9,10 @@ use opentelemetry::{Context, Value, global};
 
 pub use opentelemetry::trace::SpanKind;
 
-pub use crate::span::{ActiveSpan, ErrorInfo, Instrumented, Recorder, SpanGuard, SpanSpec};
 use crate::config::Config;
 use crate::propagation::{HeaderExtractor, HeaderGetter, XRAY_HEADER, XrayPropagator};
 use crate::provider::Guard;
+pub use crate::span::{ActiveSpan, ErrorInfo, Instrumented, Recorder, SpanGuard, SpanSpec};
 use crate::value::{AnnotationValue, AttributeValue, truncate};
 
 /// Starts a child of the current span and makes it current until dropped.
@@ -67,7 +67,9 @@ pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
 
 /// Sets up `#[xray_main]`: the crate's package name and version are the defaults.
 pub fn main_config(package: &str, version: &str) -> Config {
-    Config::new().default_service_name(package).service_version(version)
+    Config::new()
+        .default_service_name(package)
+        .service_version(version)
 }
 
 /// Installs the provider for `#[xray_main]`.
@@ -92,7 +94,9 @@ pub fn no_parent() -> Context {
 
 /// The caller's context from request headers, through the configured propagators.
 pub fn parent_from_headers<H: HeaderGetter + ?Sized>(headers: &H) -> Context {
-    global::get_text_map_propagator(|p| p.extract_with_context(&Context::new(), &HeaderExtractor(headers)))
+    global::get_text_map_propagator(|p| {
+        p.extract_with_context(&Context::new(), &HeaderExtractor(headers))
+    })
 }
 
 /// The caller's context from a raw `X-Amzn-Trace-Id` value.
@@ -100,7 +104,8 @@ pub fn parent_from_trace_header<T: TraceHeaderArg + ?Sized>(value: &T) -> Contex
     match value.trace_header() {
         Some(value) => {
             let carrier = [(XRAY_HEADER, value)];
-            XrayPropagator::new().extract_with_context(&Context::new(), &HeaderExtractor(&carrier[..]))
+            XrayPropagator::new()
+                .extract_with_context(&Context::new(), &HeaderExtractor(&carrier[..]))
         }
         None => Context::new(),
     }
@@ -262,7 +267,11 @@ pub mod dispatch {
     impl<E: ?Sized> ErrOpaque for ErrWrap<'_, E> {
         fn __xray_error_info(&self) -> ErrorInfo {
             let type_name = std::any::type_name::<E>();
-            ErrorInfo { type_name, message: type_name.to_string(), causes: Vec::new() }
+            ErrorInfo {
+                type_name,
+                message: type_name.to_string(),
+                causes: Vec::new(),
+            }
         }
     }
 
@@ -340,7 +349,10 @@ mod tests {
     #[test]
     fn attribute_dispatch() {
         assert_eq!((&&AttrWrap(&5u32)).__xray_attr_value(), Value::I64(5));
-        assert_eq!((&&AttrWrap(&OnlyDebug)).__xray_attr_value(), Value::from("OnlyDebug"));
+        assert_eq!(
+            (&&AttrWrap(&OnlyDebug)).__xray_attr_value(),
+            Value::from("OnlyDebug")
+        );
     }
 
     #[test]
@@ -362,9 +374,20 @@ mod tests {
     fn return_dispatch() {
         assert_eq!((&&&&RetWrap(&7i64)).__xray_ret_value(), Value::I64(7));
         let ip = std::net::Ipv4Addr::LOCALHOST;
-        assert_eq!((&&&&RetWrap(&ip)).__xray_ret_value(), Value::from("127.0.0.1"));
-        assert_eq!((&&&&RetWrap(&Some(1))).__xray_ret_value(), Value::from("Some(1)"));
-        assert!((&&&&RetWrap(&Nothing)).__xray_ret_value().to_string().ends_with("Nothing"));
+        assert_eq!(
+            (&&&&RetWrap(&ip)).__xray_ret_value(),
+            Value::from("127.0.0.1")
+        );
+        assert_eq!(
+            (&&&&RetWrap(&Some(1))).__xray_ret_value(),
+            Value::from("Some(1)")
+        );
+        assert!(
+            (&&&&RetWrap(&Nothing))
+                .__xray_ret_value()
+                .to_string()
+                .ends_with("Nothing")
+        );
     }
 
     #[test]

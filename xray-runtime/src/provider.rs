@@ -16,9 +16,9 @@ use opentelemetry_sdk::trace::{
 };
 
 use crate::config::{Config, ExporterKind, PropagatorKind, Resolved, SamplerKind, process_env};
+use crate::export::BoxedExporter;
 use crate::export::console::ConsoleExporter;
 use crate::export::json::JsonExporter;
-use crate::export::BoxedExporter;
 use crate::id::XrayIdGenerator;
 use crate::propagation::{IncomingXray, Sampling, XrayPropagator};
 
@@ -99,7 +99,10 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
 
 /// Makes `provider` the one every instrumented call and the `opentelemetry`
 /// global API use.
-pub(crate) fn install_provider(provider: &SdkTracerProvider, propagator: TextMapCompositePropagator) {
+pub(crate) fn install_provider(
+    provider: &SdkTracerProvider,
+    propagator: TextMapCompositePropagator,
+) {
     let scope = InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
@@ -160,11 +163,15 @@ fn build_exporters(
             ExporterKind::Console => {
                 exporters.push(BoxedExporter::named(ConsoleExporter::stdout(), "console"))
             }
-            ExporterKind::Json => exporters.push(BoxedExporter::named(JsonExporter::stdout(), "json")),
+            ExporterKind::Json => {
+                exporters.push(BoxedExporter::named(JsonExporter::stdout(), "json"))
+            }
             ExporterKind::None => {}
             ExporterKind::Otlp => match crate::export::otlp::build(resolved, runtime) {
                 Ok(exporter) => exporters.push(exporter),
-                Err(why) => eprintln!("xray: could not set up the OTLP exporter ({why}); spans will not be exported"),
+                Err(why) => eprintln!(
+                    "xray: could not set up the OTLP exporter ({why}); spans will not be exported"
+                ),
             },
         }
     }
@@ -227,9 +234,9 @@ impl Guard {
     /// Exports every span ended so far, waiting for the exporters.
     pub fn flush(&self) -> Result<(), FlushError> {
         match &self.provider {
-            Some(provider) if !self.done.load(Ordering::Acquire) => {
-                provider.force_flush().map_err(|e| FlushError(e.to_string()))
-            }
+            Some(provider) if !self.done.load(Ordering::Acquire) => provider
+                .force_flush()
+                .map_err(|e| FlushError(e.to_string())),
             _ => Ok(()),
         }
     }
@@ -247,7 +254,12 @@ impl Guard {
             uninstall_globals();
         }
         let result = provider.shutdown_with_timeout(self.timeout);
-        if let Some(runtime) = self.runtime.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(runtime) = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             shutdown_runtime(runtime);
         }
         result.map_err(|e| FlushError(e.to_string()))
@@ -277,7 +289,9 @@ impl Drop for Guard {
 pub fn flush() -> Result<(), FlushError> {
     let provider = PROVIDER.lock().unwrap_or_else(|e| e.into_inner()).clone();
     match provider {
-        Some(provider) => provider.force_flush().map_err(|e| FlushError(e.to_string())),
+        Some(provider) => provider
+            .force_flush()
+            .map_err(|e| FlushError(e.to_string())),
         None => Ok(()),
     }
 }
@@ -303,7 +317,10 @@ impl XraySampler {
                 Sampler::TraceIdRatioBased(r)
             }
         };
-        Self { root, parent_based: kind.parent_based() }
+        Self {
+            root,
+            parent_based: kind.parent_based(),
+        }
     }
 
     /// The caller's decision, when there is one to follow.
@@ -360,12 +377,23 @@ mod tests {
 
     fn decide(sampler: &XraySampler, parent: &Context) -> SamplingDecision {
         sampler
-            .should_sample(Some(parent), TraceId::from(1u128), "s", &SpanKind::Internal, &[], &[])
+            .should_sample(
+                Some(parent),
+                TraceId::from(1u128),
+                "s",
+                &SpanKind::Internal,
+                &[],
+                &[],
+            )
             .decision
     }
 
     fn remote(sampled: bool) -> Context {
-        let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
         Context::new().with_remote_span_context(SpanContext::new(
             TraceId::from(7u128),
             SpanId::from(9u64),
@@ -378,10 +406,16 @@ mod tests {
     #[test]
     fn follows_the_callers_decision() {
         let sampler = XraySampler::new(SamplerKind::ParentBasedAlwaysOff);
-        assert_eq!(decide(&sampler, &remote(true)), SamplingDecision::RecordAndSample);
+        assert_eq!(
+            decide(&sampler, &remote(true)),
+            SamplingDecision::RecordAndSample
+        );
         let sampler = XraySampler::new(SamplerKind::ParentBasedAlwaysOn);
         assert_eq!(decide(&sampler, &remote(false)), SamplingDecision::Drop);
-        assert_eq!(decide(&sampler, &Context::new()), SamplingDecision::RecordAndSample);
+        assert_eq!(
+            decide(&sampler, &Context::new()),
+            SamplingDecision::RecordAndSample
+        );
     }
 
     #[test]
@@ -399,13 +433,17 @@ mod tests {
 
     #[test]
     fn root_only_header_decision_is_followed() {
-        let header =
-            crate::propagation::XrayHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")
-                .expect("valid header");
+        let header = crate::propagation::XrayHeader::parse(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0",
+        )
+        .expect("valid header");
         let parent = Context::new().with_value(IncomingXray { header });
         let sampler = XraySampler::new(SamplerKind::ParentBasedAlwaysOn);
         assert_eq!(decide(&sampler, &parent), SamplingDecision::Drop);
         let not_parent_based = XraySampler::new(SamplerKind::AlwaysOn);
-        assert_eq!(decide(&not_parent_based, &parent), SamplingDecision::RecordAndSample);
+        assert_eq!(
+            decide(&not_parent_based, &parent),
+            SamplingDecision::RecordAndSample
+        );
     }
 }

@@ -74,7 +74,10 @@ fn annotation_list(keys: Vec<Value>) -> KeyValue {
             _ => None,
         })
         .collect();
-    KeyValue::new(ANNOTATIONS_KEY, Value::Array(opentelemetry::Array::String(keys)))
+    KeyValue::new(
+        ANNOTATIONS_KEY,
+        Value::Array(opentelemetry::Array::String(keys)),
+    )
 }
 
 /// A started span and the context that carries it; ends when dropped.
@@ -119,7 +122,11 @@ impl ActiveSpan {
         }
     }
 
-    fn start(spec: &'static SpanSpec, parent: &Context, record: impl FnOnce(&mut Recorder)) -> Self {
+    fn start(
+        spec: &'static SpanSpec,
+        parent: &Context,
+        record: impl FnOnce(&mut Recorder),
+    ) -> Self {
         let tracer = TRACER.read().unwrap_or_else(|e| e.into_inner());
         let Some(tracer) = tracer.as_ref() else {
             return Self::default();
@@ -131,7 +138,10 @@ impl ActiveSpan {
             record(&mut recorder);
             recorder.apply(&mut span);
         }
-        Self { cx: Some(parent.with_span(span)), flush: spec.flush }
+        Self {
+            cx: Some(parent.with_span(span)),
+            flush: spec.flush,
+        }
     }
 
     fn context(&self) -> Option<&Context> {
@@ -189,7 +199,10 @@ pub struct SpanGuard {
 impl SpanGuard {
     pub(crate) fn attach(span: ActiveSpan) -> Self {
         let attached = span.context().map(|cx| cx.clone().attach());
-        Self { span, _attached: attached }
+        Self {
+            span,
+            _attached: attached,
+        }
     }
 
     /// The span, to record the outcome on.
@@ -219,7 +232,11 @@ where
     O: FnOnce(&ActiveSpan, &F::Output),
 {
     pub(crate) fn new(span: ActiveSpan, future: F, on_outcome: O) -> Self {
-        Self { future, span, on_outcome: Some(on_outcome) }
+        Self {
+            future,
+            span,
+            on_outcome: Some(on_outcome),
+        }
     }
 }
 
@@ -279,7 +296,11 @@ impl ErrorInfo {
             KeyValue::new("exception.message", message),
         ];
         if !self.causes.is_empty() {
-            let causes = self.causes.into_iter().map(|c| truncate(c).into()).collect();
+            let causes = self
+                .causes
+                .into_iter()
+                .map(|c| truncate(c).into())
+                .collect();
             attributes.push(KeyValue::new(
                 "exception.causes",
                 Value::Array(opentelemetry::Array::String(causes)),
@@ -332,7 +353,10 @@ fn record_panic(cx: &Context) {
     let _ = LAST_PANIC.try_with(|last| {
         if let Ok(last) = last.try_borrow() {
             if let Some(panic) = last.as_ref() {
-                attributes.push(KeyValue::new("exception.message", truncate(panic.message.clone())));
+                attributes.push(KeyValue::new(
+                    "exception.message",
+                    truncate(panic.message.clone()),
+                ));
                 if let Some((file, line)) = &panic.location {
                     attributes.push(KeyValue::new("code.file.path", file.clone()));
                     attributes.push(KeyValue::new("code.line.number", i64::from(*line)));
@@ -381,11 +405,17 @@ pub fn current_trace_header() -> Option<String> {
         if !sc.is_valid() {
             return None;
         }
-        let lineage = cx.get::<IncomingXray>().and_then(|i| i.header.lineage.clone());
+        let lineage = cx
+            .get::<IncomingXray>()
+            .and_then(|i| i.header.lineage.clone());
         let header = XrayHeader {
             trace_id: sc.trace_id(),
             parent_id: Some(sc.span_id()),
-            sampling: if sc.is_sampled() { Sampling::Sampled } else { Sampling::NotSampled },
+            sampling: if sc.is_sampled() {
+                Sampling::Sampled
+            } else {
+                Sampling::NotSampled
+            },
             lineage,
         };
         Some(header.to_header_value())
@@ -479,8 +509,10 @@ pub fn record_error<E: std::error::Error + ?Sized>(error: &E) {
 /// ```
 /// xray_runtime::add_event("cache.miss", [("cache.key", "user:7")]);
 /// ```
-pub fn add_event<K, V>(name: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = (K, V)>)
-where
+pub fn add_event<K, V>(
+    name: impl Into<Cow<'static, str>>,
+    attributes: impl IntoIterator<Item = (K, V)>,
+) where
     K: Into<Key>,
     V: AttributeValue,
 {

@@ -45,10 +45,16 @@ pub fn capture_with(sampler: SamplerKind) -> Capture {
     let config = Config::new()
         .service_name("test")
         .sampler(sampler)
-        .with_exporter(MemoryExporter { spans: spans.clone() });
+        .with_exporter(MemoryExporter {
+            spans: spans.clone(),
+        });
     let resolved = Resolved::new(&config, &|_| None);
     let guard = crate::provider::install(config, resolved);
-    Capture { spans, guard, _turn: turn }
+    Capture {
+        spans,
+        guard,
+        _turn: turn,
+    }
 }
 
 #[derive(Debug)]
@@ -58,7 +64,10 @@ struct MemoryExporter {
 
 impl SpanExporter for MemoryExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.spans.lock().unwrap_or_else(|e| e.into_inner()).extend(batch);
+        self.spans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(batch);
         Ok(())
     }
 }
@@ -72,7 +81,9 @@ pub struct Capture {
 
 impl fmt::Debug for Capture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Capture").field("guard", &self.guard).finish()
+        f.debug_struct("Capture")
+            .field("guard", &self.guard)
+            .finish()
     }
 }
 
@@ -94,14 +105,23 @@ impl Capture {
         let mut matching = spans.iter().filter(|s| s.name == name);
         match (matching.next(), matching.next()) {
             (Some(span), None) => span.clone(),
-            (None, _) => panic!("no finished span named {name:?}; finished: {:?}", names(&spans)),
-            (Some(_), Some(_)) => panic!("more than one finished span named {name:?}; finished: {:?}", names(&spans)),
+            (None, _) => panic!(
+                "no finished span named {name:?}; finished: {:?}",
+                names(&spans)
+            ),
+            (Some(_), Some(_)) => panic!(
+                "more than one finished span named {name:?}; finished: {:?}",
+                names(&spans)
+            ),
         }
     }
 
     /// Every finished span named `name`.
     pub fn spans_named(&self, name: &str) -> Vec<FinishedSpan> {
-        self.spans().into_iter().filter(|s| s.name == name).collect()
+        self.spans()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect()
     }
 
     /// The direct children of `parent`, in the order they started.
@@ -109,7 +129,10 @@ impl Capture {
         let mut children: Vec<_> = self
             .spans()
             .into_iter()
-            .filter(|s| s.trace_id == parent.trace_id && s.parent_span_id.as_deref() == Some(&parent.span_id))
+            .filter(|s| {
+                s.trace_id == parent.trace_id
+                    && s.parent_span_id.as_deref() == Some(&parent.span_id)
+            })
             .collect();
         children.sort_by_key(|s| s.start_time);
         children
@@ -149,7 +172,10 @@ pub struct FinishedEvent {
 impl FinishedEvent {
     /// An attribute of the event rendered as text.
     pub fn attr(&self, key: &str) -> Option<String> {
-        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.to_string())
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.to_string())
     }
 }
 
@@ -198,13 +224,21 @@ impl FinishedSpan {
                 Status::Error { description } => SpanStatus::Error(description.to_string()),
             },
             sampled: data.span_context.is_sampled(),
-            attributes: data.attributes.iter().map(|kv| (kv.key.to_string(), kv.value.clone())).collect(),
+            attributes: data
+                .attributes
+                .iter()
+                .map(|kv| (kv.key.to_string(), kv.value.clone()))
+                .collect(),
             events: data
                 .events
                 .iter()
                 .map(|e| FinishedEvent {
                     name: e.name.to_string(),
-                    attributes: e.attributes.iter().map(|kv| (kv.key.to_string(), kv.value.clone())).collect(),
+                    attributes: e
+                        .attributes
+                        .iter()
+                        .map(|kv| (kv.key.to_string(), kv.value.clone()))
+                        .collect(),
                 })
                 .collect(),
             start_time: data.start_time,
@@ -214,7 +248,11 @@ impl FinishedSpan {
 
     /// The attribute `key` (the last one, if recorded more than once).
     pub fn attr(&self, key: &str) -> Option<&Value> {
-        self.attributes.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.attributes
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// The attribute `key` as a string, if it is one.
@@ -252,14 +290,17 @@ impl FinishedSpan {
     /// The attribute `key` as a list of strings, if it is one.
     pub fn attr_strings(&self, key: &str) -> Option<Vec<String>> {
         match self.attr(key)? {
-            Value::Array(Array::String(items)) => Some(items.iter().map(|s| s.to_string()).collect()),
+            Value::Array(Array::String(items)) => {
+                Some(items.iter().map(|s| s.to_string()).collect())
+            }
             _ => None,
         }
     }
 
     /// The keys listed as X-Ray annotations.
     pub fn annotation_keys(&self) -> Vec<String> {
-        self.attr_strings(crate::span::ANNOTATIONS_KEY).unwrap_or_default()
+        self.attr_strings(crate::span::ANNOTATIONS_KEY)
+            .unwrap_or_default()
     }
 
     /// The first event named `name`.
@@ -274,6 +315,8 @@ impl FinishedSpan {
 
     /// How long the span lasted.
     pub fn duration(&self) -> Duration {
-        self.end_time.duration_since(self.start_time).unwrap_or_default()
+        self.end_time
+            .duration_since(self.start_time)
+            .unwrap_or_default()
     }
 }

@@ -196,24 +196,38 @@ impl<T: AttributeValue, const N: usize> AttributeValue for [T; N] {
 }
 
 fn to_array(values: Vec<Value>) -> Array {
-    let bools: Option<Vec<bool>> = values.iter().map(|v| match v {
-        Value::Bool(b) => Some(*b),
-        _ => None,
-    }).collect();
-    let ints: Option<Vec<i64>> = values.iter().map(|v| match v {
-        Value::I64(i) => Some(*i),
-        _ => None,
-    }).collect();
-    let floats: Option<Vec<f64>> = values.iter().map(|v| match v {
-        Value::F64(f) => Some(*f),
-        _ => None,
-    }).collect();
+    let bools: Option<Vec<bool>> = values
+        .iter()
+        .map(|v| match v {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        })
+        .collect();
+    let ints: Option<Vec<i64>> = values
+        .iter()
+        .map(|v| match v {
+            Value::I64(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    let floats: Option<Vec<f64>> = values
+        .iter()
+        .map(|v| match v {
+            Value::F64(f) => Some(*f),
+            _ => None,
+        })
+        .collect();
     match (values.is_empty(), bools, ints, floats) {
         (true, ..) => Array::String(Vec::new()),
         (false, Some(b), _, _) => Array::Bool(b),
         (false, _, Some(i), _) => Array::I64(i),
         (false, _, _, Some(f)) => Array::F64(f),
-        _ => Array::String(values.iter().map(|v| StringValue::from(v.to_string())).collect()),
+        _ => Array::String(
+            values
+                .iter()
+                .map(|v| StringValue::from(v.to_string()))
+                .collect(),
+        ),
     }
 }
 
@@ -234,7 +248,10 @@ mod tests {
     #[test]
     fn arrays() {
         assert_eq!(vec![1, 2].to_value(), Value::Array(Array::I64(vec![1, 2])));
-        assert_eq!(["a", "b"].to_value(), Value::Array(Array::String(vec!["a".into(), "b".into()])));
+        assert_eq!(
+            ["a", "b"].to_value(),
+            Value::Array(Array::String(vec!["a".into(), "b".into()]))
+        );
         assert_eq!(
             vec![1u64, u64::MAX].to_value(),
             Value::Array(Array::String(vec!["1".into(), u64::MAX.to_string().into()]))

@@ -74,7 +74,6 @@ impl BoxedExporter {
             reported: AtomicBool::new(false),
         }
     }
-
 }
 
 impl SpanExporter for BoxedExporter {

@@ -48,7 +48,10 @@ fn traces_url(base: &str) -> String {
 }
 
 #[cfg(feature = "otlp-grpc")]
-fn grpc(endpoint: Option<&str>, runtime: &mut Option<ExportRuntime>) -> Result<BoxedExporter, String> {
+fn grpc(
+    endpoint: Option<&str>,
+    runtime: &mut Option<ExportRuntime>,
+) -> Result<BoxedExporter, String> {
     use opentelemetry_otlp::WithExportConfig;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -71,7 +74,10 @@ fn grpc(endpoint: Option<&str>, runtime: &mut Option<ExportRuntime>) -> Result<B
 }
 
 #[cfg(not(feature = "otlp-grpc"))]
-fn grpc(_endpoint: Option<&str>, _runtime: &mut Option<ExportRuntime>) -> Result<BoxedExporter, String> {
+fn grpc(
+    _endpoint: Option<&str>,
+    _runtime: &mut Option<ExportRuntime>,
+) -> Result<BoxedExporter, String> {
     Err("OTLP over gRPC needs the otlp-grpc feature of xray-runtime".into())
 }
 
@@ -123,7 +129,10 @@ mod in_runtime {
 
     impl<E: SpanExporter> SpanExporter for InRuntime<E> {
         fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-            Entered { handle: &self.handle, future: Box::pin(self.inner.export(batch)) }
+            Entered {
+                handle: &self.handle,
+                future: Box::pin(self.inner.export(batch)),
+            }
         }
 
         fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -150,6 +159,9 @@ mod tests {
     fn traces_path_is_appended_once() {
         assert_eq!(traces_url("http://c:4318"), "http://c:4318/v1/traces");
         assert_eq!(traces_url("http://c:4318/"), "http://c:4318/v1/traces");
-        assert_eq!(traces_url("http://c:4318/v1/traces"), "http://c:4318/v1/traces");
+        assert_eq!(
+            traces_url("http://c:4318/v1/traces"),
+            "http://c:4318/v1/traces"
+        );
     }
 }

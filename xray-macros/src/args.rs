@@ -1,0 +1,448 @@
+//! The macros' options, parsed into typed structs. Every value remembers
+//! where it was written, so errors point at the offending token.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::meta::ParseNestedMeta;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, LitBool, LitInt, LitStr, Token, parenthesized};
+
+/// An option that may be given once; a second occurrence is an error there.
+#[derive(Debug)]
+pub struct Once<T> {
+    pub value: Option<T>,
+}
+
+impl<T> Default for Once<T> {
+    fn default() -> Self {
+        Self { value: None }
+    }
+}
+
+impl<T> Once<T> {
+    fn set(&mut self, meta: &ParseNestedMeta<'_>, value: T) -> syn::Result<()> {
+        if self.value.is_some() {
+            let name = path_name(&meta.path);
+            return Err(meta.error(format!("`{name}` is given twice; keep one")));
+        }
+        self.value = Some(value);
+        Ok(())
+    }
+}
+
+fn path_name(path: &syn::Path) -> String {
+    quote::quote!(#path).to_string().replace(' ', "")
+}
+
+/// The OpenTelemetry span kinds.
+pub const KINDS: &[&str] = &["internal", "server", "client", "producer", "consumer"];
+
+/// How a recorded value is converted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Native attribute types, else `Debug`.
+    Auto,
+    /// `%value`: `Display`.
+    Display,
+    /// `?value`: `Debug`.
+    Debug,
+}
+
+fn parse_format(input: ParseStream<'_>) -> syn::Result<Format> {
+    if input.peek(Token![%]) {
+        input.parse::<Token![%]>()?;
+        Ok(Format::Display)
+    } else if input.peek(Token![?]) {
+        input.parse::<Token![?]>()?;
+        Ok(Format::Debug)
+    } else {
+        Ok(Format::Auto)
+    }
+}
+
+/// `key.path = expr` in `attrs(...)`, or `key = expr` in `annotations(...)`.
+pub struct Field {
+    pub key: String,
+    pub key_span: Span,
+    pub format: Format,
+    pub value: Expr,
+}
+
+impl Parse for Field {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let (key, key_span) = if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            (lit.value(), lit.span())
+        } else {
+            let first = Ident::parse_any(input).map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected a key such as `order.id` or \"order.id\"",
+                )
+            })?;
+            let mut key = first.unraw().to_string();
+            let mut span = first.span();
+            while input.peek(Token![.]) {
+                input.parse::<Token![.]>()?;
+                let part = Ident::parse_any(input)?;
+                key.push('.');
+                key.push_str(&part.unraw().to_string());
+                span = span.join(part.span()).unwrap_or(span);
+            }
+            (key, span)
+        };
+        if !input.peek(Token![=]) {
+            return Err(input.error(format!(
+                "expected `=` and a value after `{key}`, as in `{key} = value`"
+            )));
+        }
+        input.parse::<Token![=]>()?;
+        let format = parse_format(input)?;
+        let value = input.parse()?;
+        Ok(Self {
+            key,
+            key_span,
+            format,
+            value,
+        })
+    }
+}
+
+/// Options shared by `#[traced]` and `#[xray_root]`.
+#[derive(Default)]
+pub struct SpanArgs {
+    pub name: Once<LitStr>,
+    pub kind: Once<Ident>,
+    pub args: Once<Vec<Ident>>,
+    pub attrs: Once<Vec<Field>>,
+    pub annotations: Once<Vec<Field>>,
+    /// `err` (true) or `err = false`.
+    pub err: Once<(bool, Span)>,
+    pub ret: Once<(Format, Span)>,
+    pub skip: Once<Span>,
+}
+
+/// Options of `#[xray_root]` only.
+#[derive(Default)]
+pub struct RootArgs {
+    pub headers: Once<Expr>,
+    pub trace_header: Once<Expr>,
+    pub lambda: Once<Span>,
+}
+
+/// Which macro is parsing, for the list of valid options.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Macro {
+    Traced,
+    Root,
+}
+
+impl Macro {
+    fn options(self) -> &'static str {
+        match self {
+            Macro::Traced => "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `skip`",
+            Macro::Root => {
+                "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `headers`, `trace_header`, `lambda`"
+            }
+        }
+    }
+}
+
+impl SpanArgs {
+    /// Parses one option; `root` receives the `#[xray_root]`-only ones.
+    pub fn parse_option(
+        &mut self,
+        meta: ParseNestedMeta<'_>,
+        which: Macro,
+        root: Option<&mut RootArgs>,
+    ) -> syn::Result<()> {
+        let path = &meta.path;
+        if path.is_ident("name") {
+            let lit: LitStr = meta.value()?.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "`name` takes a string literal, as in `name = \"GET /orders\"`",
+                )
+            })?;
+            if lit.value().is_empty() {
+                return Err(syn::Error::new(lit.span(), "the span name cannot be empty"));
+            }
+            self.name.set(&meta, lit)
+        } else if path.is_ident("kind") {
+            let kind = Ident::parse_any(meta.value()?).map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    format!("`kind` takes one of: {}", KINDS.join(", ")),
+                )
+            })?;
+            if !KINDS.contains(&kind.to_string().as_str()) {
+                return Err(syn::Error::new(
+                    kind.span(),
+                    format!(
+                        "unknown span kind `{kind}`; expected one of: {}",
+                        KINDS.join(", ")
+                    ),
+                ));
+            }
+            self.kind.set(&meta, kind)
+        } else if path.is_ident("args") {
+            let content;
+            parenthesized!(content in meta.input);
+            let names =
+                Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, Ident::parse_any)
+                    .map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`args` takes argument names, as in `args(id, user)`",
+                    )
+                })?;
+            self.args.set(&meta, names.into_iter().collect())
+        } else if path.is_ident("attrs") {
+            let content;
+            parenthesized!(content in meta.input);
+            let fields = Punctuated::<Field, Token![,]>::parse_terminated(&content)?;
+            self.attrs.set(&meta, fields.into_iter().collect())
+        } else if path.is_ident("annotations") {
+            let content;
+            parenthesized!(content in meta.input);
+            let fields = Punctuated::<Field, Token![,]>::parse_terminated(&content)?;
+            self.annotations.set(&meta, fields.into_iter().collect())
+        } else if path.is_ident("err") {
+            let span = path.span();
+            let on = if meta.input.peek(Token![=]) {
+                let lit: LitBool = meta.value()?.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`err` takes `true` or `false`, or nothing (`err` alone means true)",
+                    )
+                })?;
+                lit.value
+            } else {
+                true
+            };
+            self.err.set(&meta, (on, span))
+        } else if path.is_ident("ret") {
+            let span = path.span();
+            let format = if meta.input.peek(syn::token::Paren) {
+                let content;
+                parenthesized!(content in meta.input);
+                let format = parse_format(&content)?;
+                if format == Format::Auto || !content.is_empty() {
+                    return Err(
+                        content.error("`ret` takes `%` (Display) or `?` (Debug), as in `ret(%)`")
+                    );
+                }
+                format
+            } else {
+                Format::Auto
+            };
+            self.ret.set(&meta, (format, span))
+        } else if path.is_ident("skip") && which == Macro::Traced {
+            let span = path.span();
+            self.skip.set(&meta, span)
+        } else if let (Some(root), Macro::Root) = (root, which) {
+            if path.is_ident("headers") {
+                let expr: Expr = meta.value()?.parse()?;
+                root.headers.set(&meta, expr)
+            } else if path.is_ident("trace_header") {
+                let expr: Expr = meta.value()?.parse()?;
+                root.trace_header.set(&meta, expr)
+            } else if path.is_ident("lambda") {
+                let span = path.span();
+                root.lambda.set(&meta, span)
+            } else {
+                Err(unknown(&meta, which))
+            }
+        } else {
+            Err(unknown(&meta, which))
+        }
+    }
+}
+
+fn unknown(meta: &ParseNestedMeta<'_>, which: Macro) -> syn::Error {
+    let name = path_name(&meta.path);
+    let hint = match (which, name.as_str()) {
+        (Macro::Traced, "headers" | "trace_header" | "lambda") => {
+            format!("; `{name}` belongs to #[xray_root], which starts or continues a trace")
+        }
+        (Macro::Root, "skip") => {
+            "; `skip` is for methods inside a #[traced] impl block".to_string()
+        }
+        (_, "fields") => "; use `attrs(key = value)` for span attributes".to_string(),
+        (_, "skip_all") => "; nothing is recorded unless named in `args(...)`".to_string(),
+        _ => String::new(),
+    };
+    meta.error(format!(
+        "unknown option `{name}`; expected one of: {}{hint}",
+        which.options()
+    ))
+}
+
+/// Options of `#[xray_main]`.
+#[derive(Default)]
+pub struct MainArgs {
+    pub service: Once<LitStr>,
+    pub exporter: Once<Ident>,
+    pub endpoint: Once<LitStr>,
+    pub protocol: Once<Ident>,
+    pub propagators: Once<LitStr>,
+    pub sampler: Once<Sampler>,
+    pub shutdown_timeout_ms: Once<LitInt>,
+}
+
+pub const EXPORTERS: &[&str] = &["otlp", "console", "json", "none"];
+pub const PROTOCOLS: &[&str] = &["grpc", "http"];
+pub const PROPAGATORS: &[&str] = &["xray", "xray-lambda", "tracecontext", "baggage", "none"];
+pub const SAMPLERS: &[&str] = &[
+    "always_on",
+    "always_off",
+    "traceidratio(RATIO)",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio(RATIO)",
+];
+
+/// `sampler = name` or `sampler = name(ratio)`.
+pub struct Sampler {
+    pub name: Ident,
+    pub ratio: Option<syn::LitFloat>,
+}
+
+impl MainArgs {
+    pub fn parse_option(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
+        let path = &meta.path;
+        let choice =
+            |meta: &ParseNestedMeta<'_>, what: &str, valid: &[&str]| -> syn::Result<Ident> {
+                let ident = Ident::parse_any(meta.value()?).map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        format!("`{what}` takes one of: {}", valid.join(", ")),
+                    )
+                })?;
+                if !valid.contains(&ident.to_string().as_str()) {
+                    return Err(syn::Error::new(
+                        ident.span(),
+                        format!(
+                            "unknown {what} `{ident}`; expected one of: {}",
+                            valid.join(", ")
+                        ),
+                    ));
+                }
+                Ok(ident)
+            };
+        let string =
+            |meta: &ParseNestedMeta<'_>, what: &str, example: &str| -> syn::Result<LitStr> {
+                meta.value()?.parse::<LitStr>().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        format!("`{what}` takes a string literal, as in `{what} = {example}`"),
+                    )
+                })
+            };
+        if path.is_ident("service") {
+            let lit = string(&meta, "service", "\"checkout\"")?;
+            if lit.value().trim().is_empty() {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "the service name cannot be empty",
+                ));
+            }
+            self.service.set(&meta, lit)
+        } else if path.is_ident("exporter") {
+            let ident = choice(&meta, "exporter", EXPORTERS)?;
+            self.exporter.set(&meta, ident)
+        } else if path.is_ident("endpoint") {
+            let lit = string(&meta, "endpoint", "\"http://127.0.0.1:4318\"")?;
+            let value = lit.value();
+            if !(value.starts_with("http://") || value.starts_with("https://")) {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "the endpoint is a URL starting with http:// or https://, as in \"http://127.0.0.1:4318\"",
+                ));
+            }
+            self.endpoint.set(&meta, lit)
+        } else if path.is_ident("protocol") {
+            let ident = choice(&meta, "protocol", PROTOCOLS)?;
+            self.protocol.set(&meta, ident)
+        } else if path.is_ident("propagators") {
+            let lit = string(&meta, "propagators", "\"xray,tracecontext\"")?;
+            for name in lit.value().split(',').map(str::trim) {
+                if !PROPAGATORS.contains(&name) {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!(
+                            "unknown propagator {name:?}; expected a comma-separated list of: {}",
+                            PROPAGATORS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            self.propagators.set(&meta, lit)
+        } else if path.is_ident("sampler") {
+            let name = Ident::parse_any(meta.value()?).map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    format!("`sampler` takes one of: {}", SAMPLERS.join(", ")),
+                )
+            })?;
+            let takes_ratio = name == "traceidratio" || name == "parentbased_traceidratio";
+            let known = takes_ratio || SAMPLERS.contains(&name.to_string().as_str());
+            if !known {
+                return Err(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "unknown sampler `{name}`; expected one of: {}",
+                        SAMPLERS.join(", ")
+                    ),
+                ));
+            }
+            let ratio = if takes_ratio {
+                if !meta.input.peek(syn::token::Paren) {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        format!("`{name}` needs a ratio, as in `{name}(0.05)`"),
+                    ));
+                }
+                let content;
+                parenthesized!(content in meta.input);
+                let ratio: syn::LitFloat = content.parse()?;
+                let value: f64 = ratio.base10_parse()?;
+                if !(0.0..=1.0).contains(&value) {
+                    return Err(syn::Error::new(
+                        ratio.span(),
+                        "the ratio must be between 0.0 and 1.0",
+                    ));
+                }
+                Some(ratio)
+            } else {
+                None
+            };
+            self.sampler.set(&meta, Sampler { name, ratio })
+        } else if path.is_ident("shutdown_timeout_ms") {
+            let lit: LitInt = meta.value()?.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "`shutdown_timeout_ms` takes milliseconds, as in `shutdown_timeout_ms = 2000`",
+                )
+            })?;
+            lit.base10_parse::<u64>()?;
+            self.shutdown_timeout_ms.set(&meta, lit)
+        } else {
+            Err(meta.error(format!(
+                "unknown option `{}`; expected one of: `service`, `exporter`, `endpoint`, `protocol`, `propagators`, `sampler`, `shutdown_timeout_ms`",
+                path_name(path)
+            )))
+        }
+    }
+}
+
+/// Parses a comma-separated option list, one option at a time.
+pub fn parse_with(
+    args: TokenStream,
+    mut parse_option: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>,
+) -> syn::Result<()> {
+    let parser = syn::meta::parser(|meta| parse_option(meta));
+    syn::parse::Parser::parse2(parser, args)
+}

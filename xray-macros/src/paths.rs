@@ -1,0 +1,15 @@
+//! How generated code names the runtime and its own locals.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::Ident;
+
+/// The only path expansions use to reach the runtime.
+pub fn private() -> TokenStream {
+    quote!(::xray_runtime::__private)
+}
+
+/// A local the user's code cannot see or shadow.
+pub fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
