@@ -33,9 +33,11 @@ static TURN: Mutex<()> = Mutex::new(());
 
 /// Installs a provider that keeps every finished span in memory.
 ///
-/// Every span is sampled; environment variables are ignored.
+/// Sampling is the production default: every new trace is sampled, and a
+/// caller's decision from an incoming header is followed. Environment
+/// variables are ignored.
 pub fn capture() -> Capture {
-    capture_with(SamplerKind::AlwaysOn)
+    capture_with(SamplerKind::ParentBasedAlwaysOn)
 }
 
 /// Like [`capture`], with a given sampler (to test sampling decisions).
