@@ -441,8 +441,8 @@ impl MainArgs {
 /// Parses a comma-separated option list, one option at a time.
 pub fn parse_with(
     args: TokenStream,
-    mut parse_option: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>,
+    parse_option: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>,
 ) -> syn::Result<()> {
-    let parser = syn::meta::parser(|meta| parse_option(meta));
+    let parser = syn::meta::parser(parse_option);
     syn::parse::Parser::parse2(parser, args)
 }

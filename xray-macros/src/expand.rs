@@ -184,13 +184,13 @@ fn validate_span_args(args: &SpanArgs, function: &ItemFn) -> syn::Result<()> {
     if let Some(fields) = &args.annotations.value {
         validate_annotations(fields)?;
     }
-    if let Some((true, span)) = args.err.value {
-        if matches!(function.sig.output, ReturnType::Default) {
-            return Err(syn::Error::new(
-                span,
-                "`err` records the `Err` of a function that returns a `Result`, and this one returns nothing",
-            ));
-        }
+    if let Some((true, span)) = args.err.value
+        && matches!(function.sig.output, ReturnType::Default)
+    {
+        return Err(syn::Error::new(
+            span,
+            "`err` records the `Err` of a function that returns a `Result`, and this one returns nothing",
+        ));
     }
     Ok(())
 }

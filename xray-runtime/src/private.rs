@@ -325,6 +325,8 @@ pub mod dispatch {
 }
 
 #[cfg(test)]
+// The extra borrows are the dispatch under test: they pick the implementation.
+#[allow(clippy::needless_borrow)]
 mod tests {
     use super::dispatch::*;
     use super::*;

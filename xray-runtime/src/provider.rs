@@ -350,20 +350,20 @@ impl ShouldSample for XraySampler {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        if self.parent_based {
-            if let Some(sampled) = parent_context.and_then(Self::inherited) {
-                return SamplingResult {
-                    decision: if sampled {
-                        SamplingDecision::RecordAndSample
-                    } else {
-                        SamplingDecision::Drop
-                    },
-                    attributes: Vec::new(),
-                    trace_state: parent_context
-                        .map(|cx| cx.span().span_context().trace_state().clone())
-                        .unwrap_or_default(),
-                };
-            }
+        if self.parent_based
+            && let Some(sampled) = parent_context.and_then(Self::inherited)
+        {
+            return SamplingResult {
+                decision: if sampled {
+                    SamplingDecision::RecordAndSample
+                } else {
+                    SamplingDecision::Drop
+                },
+                attributes: Vec::new(),
+                trace_state: parent_context
+                    .map(|cx| cx.span().span_context().trace_state().clone())
+                    .unwrap_or_default(),
+            };
         }
         self.root
             .should_sample(parent_context, trace_id, name, span_kind, attributes, links)

@@ -351,16 +351,16 @@ fn record_panic(cx: &Context) {
     span.set_status(Status::error("panicked"));
     let mut attributes = vec![KeyValue::new("exception.type", "panic")];
     let _ = LAST_PANIC.try_with(|last| {
-        if let Ok(last) = last.try_borrow() {
-            if let Some(panic) = last.as_ref() {
-                attributes.push(KeyValue::new(
-                    "exception.message",
-                    truncate(panic.message.clone()),
-                ));
-                if let Some((file, line)) = &panic.location {
-                    attributes.push(KeyValue::new("code.file.path", file.clone()));
-                    attributes.push(KeyValue::new("code.line.number", i64::from(*line)));
-                }
+        if let Ok(last) = last.try_borrow()
+            && let Some(panic) = last.as_ref()
+        {
+            attributes.push(KeyValue::new(
+                "exception.message",
+                truncate(panic.message.clone()),
+            ));
+            if let Some((file, line)) = &panic.location {
+                attributes.push(KeyValue::new("code.file.path", file.clone()));
+                attributes.push(KeyValue::new("code.line.number", i64::from(*line)));
             }
         }
     });

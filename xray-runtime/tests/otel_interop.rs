@@ -1,0 +1,55 @@
+//! Code that uses the `opentelemetry` API directly inside a traced function
+//! sees the traced span as its parent, and the configured propagators inject
+//! the traced span's context.
+
+use std::collections::HashMap;
+
+use opentelemetry::Context;
+use opentelemetry::global;
+use opentelemetry::trace::{TraceContextExt, Tracer};
+use xray_runtime::testing;
+use xray_runtime::traced;
+
+#[traced]
+fn traced_outer() {
+    // A library instrumented with plain OpenTelemetry.
+    let tracer = global::tracer("some-library");
+    tracer.in_span("library.call", |_cx| {});
+}
+
+#[test]
+fn opentelemetry_spans_nest_under_traced_spans() {
+    let capture = testing::capture();
+    traced_outer();
+    let outer = capture.span("traced_outer");
+    let library = capture.span("library.call");
+    assert_eq!(library.trace_id, outer.trace_id);
+    assert_eq!(
+        library.parent_span_id.as_deref(),
+        Some(outer.span_id.as_str())
+    );
+}
+
+#[traced]
+fn inject_headers() -> HashMap<String, String> {
+    let mut headers = HashMap::new();
+    global::get_text_map_propagator(|p| p.inject_context(&Context::current(), &mut headers));
+    headers
+}
+
+#[test]
+fn the_global_propagator_injects_the_traced_span() {
+    let capture = testing::capture();
+    let headers = inject_headers();
+    let span = capture.span("inject_headers");
+    let xray = headers
+        .get("x-amzn-trace-id")
+        .expect("X-Ray header injected");
+    assert_eq!(
+        xray,
+        &format!("Root={};Parent={};Sampled=1", span.trace_id, span.span_id)
+    );
+    let traceparent = headers.get("traceparent").expect("W3C header injected");
+    assert!(traceparent.contains(&span.span_id), "{traceparent}");
+    assert!(!Context::current().span().span_context().is_valid());
+}
