@@ -11,8 +11,7 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, SamplingResult, SdkTracer,
-    SdkTracerProvider, ShouldSample,
+    Sampler, SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample,
 };
 
 use crate::config::{Config, ExporterKind, PropagatorKind, Resolved, SamplerKind, process_env};
@@ -81,10 +80,7 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
         .with_sampler(XraySampler::new(resolved.sampler))
         .with_resource(resource(&resolved));
     for exporter in exporters {
-        let processor = BatchSpanProcessor::builder(exporter)
-            .with_batch_config(BatchConfigBuilder::default().build())
-            .build();
-        builder = builder.with_span_processor(processor);
+        builder = builder.with_span_processor(crate::export::batch(exporter));
     }
     let provider = builder.build();
     install_provider(&provider, propagator(&resolved.propagators));
