@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash tests/collector/install-rotel.sh
-cargo test --workspace --features xray-runtime/testing "$@"
+cargo test --workspace "$@"

@@ -47,7 +47,90 @@
 
 extern crate self as xray_runtime;
 
-pub use xray_macros::{traced, xray_main, xray_root};
+/// Wraps a function in a span that is current for everything it calls.
+///
+/// The span ends exactly once: when the function returns, returns an error,
+/// panics, or (async) when its future is dropped unfinished. Works on sync
+/// and `async` functions, methods, generic functions and `impl Trait`
+/// signatures; the signature, borrows and the future's `Send`-ness do not change.
+///
+/// Options: `name = "..."`, `kind = internal|server|client|producer|consumer`,
+/// `args(a, b)`, `attrs(key.path = expr, k = %display, k = ?debug)`,
+/// `annotations(key = expr)`, `err` / `err = false`, `ret` / `ret(%)` / `ret(?)`.
+/// See the README for the full table.
+///
+/// ```
+/// use xray_runtime::traced;
+///
+/// #[derive(Debug)]
+/// struct NotFound;
+/// impl std::fmt::Display for NotFound {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("no such order")
+///     }
+/// }
+///
+/// #[traced(kind = client, args(id), annotations(table = "orders"))]
+/// fn load(id: u64) -> Result<String, NotFound> {
+///     if id == 0 { Err(NotFound) } else { Ok(format!("order {id}")) }
+/// }
+///
+/// let capture = xray_runtime::testing::capture();
+/// assert!(load(0).is_err());
+/// let span = capture.span("load");
+/// assert_eq!(span.attr_i64("id"), Some(0));
+/// assert_eq!(span.status, xray_runtime::testing::SpanStatus::Error("no such order".into()));
+/// ```
+pub use xray_macros::traced;
+
+/// Starts a trace, or continues the caller's from an incoming header.
+///
+/// Takes the options of [`traced`] plus one of `headers = expr` (request
+/// headers: anything implementing [`propagation::HeaderGetter`], such as
+/// `&http::HeaderMap`), `trace_header = expr` (the raw `X-Amzn-Trace-Id`
+/// value, `&str` or `Option<&str>`) or `lambda` (read `_X_AMZN_TRACE_ID`,
+/// flush when the invocation ends). Without a valid incoming context each
+/// call starts a new trace, whatever span is current. Default kind: `server`.
+///
+/// ```
+/// use xray_runtime::xray_root;
+///
+/// #[xray_root(name = "GET /orders", trace_header = header)]
+/// fn handle(header: Option<&str>) -> Option<String> {
+///     xray_runtime::current_trace_id()
+/// }
+///
+/// let capture = xray_runtime::testing::capture();
+/// let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+/// assert_eq!(handle(Some(header)).as_deref(), Some("1-5759e988-bd862e3fe1be46a994272793"));
+/// assert_ne!(handle(None).as_deref(), Some("1-5759e988-bd862e3fe1be46a994272793"));
+/// ```
+pub use xray_macros::xray_root;
+
+/// Sets tracing up around `main` and flushes every span when it ends.
+///
+/// On `fn main`, sync or async (with `#[tokio::main]` above or below), with
+/// any return type. Spans are flushed on normal return, on an `Err` return
+/// and on panic, within the shutdown timeout. Options, each overridden by its
+/// standard environment variable (see the table above): `service`,
+/// `exporter = otlp|console|json|none`, `endpoint`, `protocol = grpc|http`,
+/// `propagators`, `sampler`, `shutdown_timeout_ms`.
+///
+/// ```no_run
+/// use xray_runtime::{traced, xray_main};
+///
+/// #[xray_main(service = "billing", exporter = otlp, protocol = grpc)]
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     bill()?;
+///     Ok(())
+/// }
+///
+/// #[traced]
+/// fn bill() -> std::io::Result<()> {
+///     Ok(())
+/// }
+/// ```
+pub use xray_macros::xray_main;
 
 mod config;
 pub mod export;
