@@ -547,14 +547,40 @@ pub fn xray_main(args: TokenStream, item: TokenStream) -> TokenStream {
         sig,
         body,
     } = &function;
+    let init = quote! {
+        let #guard = #private::init_main(
+            #private::main_config(::core::env!("CARGO_PKG_NAME"), ::core::env!("CARGO_PKG_VERSION"))
+            #(#setters)*
+        );
+    };
+    if sig.asyncness.is_none() {
+        return quote! {
+            #(#attrs)*
+            #vis #sig {
+                #init
+                #body
+            }
+        };
+    }
+    // Input:
+    //     #[xray_main] #[tokio::main] async fn main() -> R { body }
+    // Output:
+    //     fn main() -> R {
+    //         let guard = init(..);
+    //         #[tokio::main] async fn main() -> R { body }
+    //         main()
+    //     }
+    // The guard outlives the runtime, so spans of tasks the runtime cancels
+    // at shutdown are flushed too.
+    let mut outer = sig.clone();
+    outer.asyncness = None;
+    let inner = &sig.ident;
     quote! {
-        #(#attrs)*
-        #vis #sig {
-            let #guard = #private::init_main(
-                #private::main_config(::core::env!("CARGO_PKG_NAME"), ::core::env!("CARGO_PKG_VERSION"))
-                #(#setters)*
-            );
-            #body
+        #vis #outer {
+            #init
+            #(#attrs)*
+            #sig #body
+            #inner()
         }
     }
 }
