@@ -94,9 +94,10 @@ impl Parse for Field {
             (key, span)
         };
         if !input.peek(Token![=]) {
-            return Err(input.error(format!(
-                "expected `=` and a value after `{key}`, as in `{key} = value`"
-            )));
+            return Err(syn::Error::new(
+                key_span,
+                format!("`{key}` needs a value, as in `{key} = value`"),
+            ));
         }
         input.parse::<Token![=]>()?;
         let format = parse_format(input)?;
@@ -121,7 +122,6 @@ pub struct SpanArgs {
     /// `err` (true) or `err = false`.
     pub err: Once<(bool, Span)>,
     pub ret: Once<(Format, Span)>,
-    pub skip: Once<Span>,
 }
 
 /// Options of `#[xray_root]` only.
@@ -142,7 +142,7 @@ pub enum Macro {
 impl Macro {
     fn options(self) -> &'static str {
         match self {
-            Macro::Traced => "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `skip`",
+            Macro::Traced => "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`",
             Macro::Root => {
                 "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `headers`, `trace_header`, `lambda`"
             }
@@ -239,9 +239,6 @@ impl SpanArgs {
                 Format::Auto
             };
             self.ret.set(&meta, (format, span))
-        } else if path.is_ident("skip") && which == Macro::Traced {
-            let span = path.span();
-            self.skip.set(&meta, span)
         } else if let (Some(root), Macro::Root) = (root, which) {
             if path.is_ident("headers") {
                 let expr: Expr = meta.value()?.parse()?;

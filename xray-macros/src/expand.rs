@@ -6,7 +6,7 @@
 //! span exactly once, panics, cancellation) is ordinary runtime code.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
@@ -30,10 +30,21 @@ fn with_error(item: TokenStream, error: syn::Error) -> TokenStream {
 }
 
 fn not_a_function(which: &str, item: &TokenStream) -> syn::Error {
+    if let Ok(declaration) = syn::parse2::<syn::TraitItemFn>(item.clone())
+        && declaration.default.is_none()
+    {
+        return syn::Error::new(
+            declaration.sig.ident.span(),
+            format!(
+                "`{}` has no body to trace; put {which} on the implementations",
+                declaration.sig.ident
+            ),
+        );
+    }
     let what = match syn::parse2::<syn::Item>(item.clone()) {
         Ok(syn::Item::Struct(_)) => "a struct",
         Ok(syn::Item::Enum(_)) => "an enum",
-        Ok(syn::Item::Impl(_)) => "an impl block",
+        Ok(syn::Item::Impl(_)) => "an impl block (put it on each method)",
         Ok(syn::Item::Trait(_)) => "a trait",
         Ok(syn::Item::Mod(_)) => "a module",
         Ok(syn::Item::Const(_)) => "a constant",
@@ -133,12 +144,6 @@ fn parameter_names(function: &ItemFn) -> Vec<Ident> {
 }
 
 fn validate_span_args(args: &SpanArgs, function: &ItemFn) -> syn::Result<()> {
-    if let Some(span) = args.skip.value {
-        return Err(syn::Error::new(
-            span,
-            "`skip` only applies to a method inside a #[traced] impl block; remove the attribute instead",
-        ));
-    }
     if let Some(names) = &args.args.value {
         let params = parameter_names(function);
         for (i, name) in names.iter().enumerate() {
@@ -318,12 +323,14 @@ fn kind_tokens(kind: Option<&Ident>, default: &str) -> TokenStream {
     quote!(#private::SpanKind::#variant)
 }
 
-fn value_tokens(format: Format, value: &TokenStream) -> TokenStream {
+fn value_tokens(format: Format, value: &TokenStream, span: Span) -> TokenStream {
     let private = private();
     match format {
-        Format::Auto => quote!((&&#private::dispatch::AttrWrap(&(#value))).__xray_attr_value()),
-        Format::Display => quote!(#private::display_value(&(#value))),
-        Format::Debug => quote!(#private::debug_value(&(#value))),
+        Format::Auto => {
+            quote_spanned!(span=> (&&#private::dispatch::AttrWrap(&(#value))).__xray_attr_value())
+        }
+        Format::Display => quote_spanned!(span=> #private::display_value(&(#value))),
+        Format::Debug => quote_spanned!(span=> #private::debug_value(&(#value))),
     }
 }
 
@@ -334,12 +341,16 @@ fn recorder(args: &SpanArgs) -> TokenStream {
     let mut records = Vec::new();
     for name in args.args.value.iter().flatten() {
         let key = name.to_string();
-        let value = value_tokens(Format::Auto, &name.to_token_stream());
+        let value = value_tokens(Format::Auto, &name.to_token_stream(), name.span());
         records.push(quote_spanned!(name.span()=> #r.attr(#key, #value);));
     }
     for field in args.attrs.value.iter().flatten() {
         let key = &field.key;
-        let value = value_tokens(field.format, &field.value.to_token_stream());
+        let value = value_tokens(
+            field.format,
+            &field.value.to_token_stream(),
+            field.value.span(),
+        );
         records.push(quote_spanned!(field.key_span=> #r.attr(#key, #value);));
     }
     for field in args.annotations.value.iter().flatten() {
@@ -347,7 +358,7 @@ fn recorder(args: &SpanArgs) -> TokenStream {
         let expr = &field.value;
         let value = match field.format {
             Format::Auto => quote_spanned!(expr.span()=> #private::annotation_value(&(#expr))),
-            format => value_tokens(format, &expr.to_token_stream()),
+            format => value_tokens(format, &expr.to_token_stream(), expr.span()),
         };
         records.push(quote_spanned!(field.key_span=> #r.annotation(#key, #value);));
     }
@@ -365,41 +376,45 @@ fn recorder(args: &SpanArgs) -> TokenStream {
 
 /// What to record once the function returned `out` (a reference), or
 /// `None` when nothing is.
+///
+/// Whether the value is a `Result` is decided by its type, through the
+/// `OutcomeWrap` dispatch: a type merely named `...Result` records nothing.
 fn outcome(args: &SpanArgs, function: &ItemFn, span: &Ident, out: &Ident) -> Option<TokenStream> {
     let private = private();
-    let is_result = match args.err.value {
-        Some((forced, _)) => forced,
-        None => returns_result(&function.sig.output),
+    let e = local("__xray_err");
+    let error_source = match args.err.value {
+        Some((true, err_span)) => {
+            Some(quote_spanned!(err_span=> ::xray_runtime::__private::forced_err(#out)))
+        }
+        Some((false, _)) => None,
+        None if returns_result(&function.sig.output) => {
+            Some(quote!((&&#private::dispatch::OutcomeWrap(#out)).__xray_err()))
+        }
+        None => None,
     };
     let mut steps = Vec::new();
-    if is_result {
-        let e = local("__xray_err");
+    if let Some(source) = error_source {
         steps.push(quote! {
-            if let ::core::result::Result::Err(#e) = #out {
+            if let ::core::option::Option::Some(#e) = #source {
                 #span.record_error((&&&&#private::dispatch::ErrWrap(#e)).__xray_error_info());
             }
         });
     }
-    if let Some((format, _)) = args.ret.value {
+    if let Some((format, ret_span)) = args.ret.value {
         let v = local("__xray_value");
         let value = match format {
             Format::Auto => quote!((&&&&#private::dispatch::RetWrap(#v)).__xray_ret_value()),
-            Format::Display => quote!(#private::display_value(#v)),
-            Format::Debug => quote!(#private::debug_value(#v)),
+            Format::Display => {
+                quote_spanned!(ret_span=> ::xray_runtime::__private::display_value(#v))
+            }
+            Format::Debug => quote_spanned!(ret_span=> ::xray_runtime::__private::debug_value(#v)),
         };
         // For a `Result`, the `Ok` value; the error is recorded above.
-        if returns_result(&function.sig.output) {
-            steps.push(quote! {
-                if let ::core::result::Result::Ok(#v) = #out {
-                    #span.record_return(#value);
-                }
-            });
-        } else {
-            steps.push(quote! {
-                let #v = #out;
+        steps.push(quote! {
+            if let ::core::option::Option::Some(#v) = (&&#private::dispatch::OutcomeWrap(#out)).__xray_value() {
                 #span.record_return(#value);
-            });
-        }
+            }
+        });
     }
     if steps.is_empty() {
         return None;
@@ -407,8 +422,8 @@ fn outcome(args: &SpanArgs, function: &ItemFn, span: &Ident, out: &Ident) -> Opt
     Some(quote! {
         #[allow(unused_imports)]
         use #private::dispatch::{
-            ErrIsDebug as _, ErrIsDisplay as _, ErrIsError as _, ErrOpaque as _, RetDebug as _,
-            RetDisplay as _, RetNative as _, RetOpaque as _,
+            ErrIsDebug as _, ErrIsDisplay as _, ErrIsError as _, ErrOpaque as _, OutcomeOther as _,
+            OutcomeResult as _, RetDebug as _, RetDisplay as _, RetNative as _, RetOpaque as _,
         };
         #(#steps)*
     })
@@ -449,7 +464,7 @@ fn instrument(function: ItemFn, args: &SpanArgs, root: Option<&RootArgs>) -> Tok
         if root.is_some() { "server" } else { "internal" },
     );
     let flush = root.is_some_and(|r| r.lambda.value.is_some());
-    let spec = format_ident!("__XRAY_SPAN_SPEC");
+    let spec = local("__xray_spec");
     let records = recorder(args);
     let parent = root.map(|r| {
         if let Some(headers) = &r.headers.value {
@@ -469,12 +484,15 @@ fn instrument(function: ItemFn, args: &SpanArgs, root: Option<&RootArgs>) -> Tok
     let fake = fake_return(&ret);
 
     let declare = quote! {
-        static #spec: #private::SpanSpec = #private::SpanSpec { name: #name, kind: #kind, flush: #flush };
+        let #spec: &'static #private::SpanSpec = {
+            static SPEC: #private::SpanSpec = #private::SpanSpec { name: #name, kind: #kind, flush: #flush };
+            &SPEC
+        };
     };
     let new_body = if sig.asyncness.is_some() {
         let start = match &parent {
-            Some(parent) => quote!(#private::start_root(&#spec, #parent, #records)),
-            None => quote!(#private::start(&#spec, #records)),
+            Some(parent) => quote!(#private::start_root(#spec, #parent, #records)),
+            None => quote!(#private::start(#spec, #records)),
         };
         let on_outcome = on_outcome.unwrap_or_default();
         quote! {{
@@ -490,8 +508,8 @@ fn instrument(function: ItemFn, args: &SpanArgs, root: Option<&RootArgs>) -> Tok
     } else {
         let guard = local("__xray_guard");
         let enter = match &parent {
-            Some(parent) => quote!(#private::enter_root(&#spec, #parent, #records)),
-            None => quote!(#private::enter(&#spec, #records)),
+            Some(parent) => quote!(#private::enter_root(#spec, #parent, #records)),
+            None => quote!(#private::enter(#spec, #records)),
         };
         match on_outcome {
             None => quote! {{
@@ -553,7 +571,8 @@ pub fn xray_main(args: TokenStream, item: TokenStream) -> TokenStream {
             #(#setters)*
         );
     };
-    if sig.asyncness.is_none() {
+    let other_macros = attrs.iter().any(|a| !is_inert(a));
+    if sig.asyncness.is_none() && !other_macros {
         return quote! {
             #(#attrs)*
             #vis #sig {
@@ -570,8 +589,9 @@ pub fn xray_main(args: TokenStream, item: TokenStream) -> TokenStream {
     //         #[tokio::main] async fn main() -> R { body }
     //         main()
     //     }
-    // The guard outlives the runtime, so spans of tasks the runtime cancels
-    // at shutdown are flushed too.
+    // The guard outlives whatever the other attributes wrap main in: a
+    // runtime (spans of tasks it cancels at shutdown are flushed too), or a
+    // `#[traced]` span (which then starts after the provider is installed).
     let mut outer = sig.clone();
     outer.asyncness = None;
     let inner = &sig.ident;
@@ -583,6 +603,29 @@ pub fn xray_main(args: TokenStream, item: TokenStream) -> TokenStream {
             #inner()
         }
     }
+}
+
+/// Attributes that do not wrap the function in anything.
+fn is_inert(attr: &syn::Attribute) -> bool {
+    const INERT: &[&str] = &[
+        "doc",
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "must_use",
+        "inline",
+        "cold",
+        "cfg",
+        "track_caller",
+        "rustfmt",
+        "clippy",
+    ];
+    attr.path()
+        .segments
+        .first()
+        .is_some_and(|s| INERT.contains(&s.ident.to_string().as_str()))
 }
 
 fn validate_main(function: &ItemFn) -> syn::Result<()> {
@@ -606,6 +649,14 @@ fn validate_main(function: &ItemFn) -> syn::Result<()> {
         return Err(syn::Error::new(
             constness.span(),
             "`main` cannot be a `const fn`",
+        ));
+    }
+    if let Some(asyncness) = &sig.asyncness
+        && function.attrs.iter().all(is_inert)
+    {
+        return Err(syn::Error::new(
+            asyncness.span(),
+            "an async `main` needs a runtime: put `#[tokio::main]` below `#[xray_main]`",
         ));
     }
     Ok(())

@@ -181,9 +181,91 @@ pub(crate) fn error_causes<E: std::error::Error + ?Sized>(error: &E) -> Vec<Stri
     causes
 }
 
+/// What `err` requires of the return type.
+#[diagnostic::on_unimplemented(
+    message = "`err` records the `Err` of a `Result`, and `{Self}` is not a `Result`",
+    label = "not a `Result`",
+    note = "remove `err`; results are recorded without it when the function returns a `Result`"
+)]
+pub trait IsResult {
+    /// The error type.
+    type Error;
+    /// The error, if this is one.
+    fn err_ref(&self) -> Option<&Self::Error>;
+}
+
+impl<T, E> IsResult for Result<T, E> {
+    type Error = E;
+    fn err_ref(&self) -> Option<&E> {
+        self.as_ref().err()
+    }
+}
+
+/// The error of a value that `err` says is a `Result`.
+pub fn forced_err<R: IsResult>(value: &R) -> Option<&R::Error> {
+    value.err_ref()
+}
+
+/// Stands for "no error" in the dispatch of non-`Result` return values.
+#[derive(Debug)]
+pub enum NoError {}
+
+impl Display for NoError {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
+    }
+}
+
 /// The dispatch traits, imported by expansions with `use ... as _`.
 pub mod dispatch {
     use super::*;
+
+    /// A return value, looked at as a possible `Result`.
+    pub struct OutcomeWrap<'a, T: ?Sized>(pub &'a T);
+
+    /// `Result`s: their error, and their `Ok` value as the return value.
+    pub trait OutcomeResult {
+        /// The error type.
+        type Error;
+        /// The `Ok` value type.
+        type Value: ?Sized;
+        /// The error, if any.
+        fn __xray_err(&self) -> Option<&Self::Error>;
+        /// The value to record with `ret`: the `Ok` value.
+        fn __xray_value(&self) -> Option<&Self::Value>;
+    }
+    impl<T, E> OutcomeResult for &OutcomeWrap<'_, Result<T, E>> {
+        type Error = E;
+        type Value = T;
+        fn __xray_err(&self) -> Option<&E> {
+            self.0.as_ref().err()
+        }
+        fn __xray_value(&self) -> Option<&T> {
+            self.0.as_ref().ok()
+        }
+    }
+
+    /// Anything else: never an error; the whole value is the return value.
+    pub trait OutcomeOther {
+        /// The error type.
+        type Error;
+        /// The value type.
+        type Value: ?Sized;
+        /// No error.
+        fn __xray_err(&self) -> Option<&Self::Error>;
+        /// The whole value.
+        fn __xray_value(&self) -> Option<&Self::Value>;
+    }
+    impl<T: ?Sized> OutcomeOther for OutcomeWrap<'_, T> {
+        type Error = NoError;
+        type Value = T;
+        fn __xray_err(&self) -> Option<&NoError> {
+            None
+        }
+        fn __xray_value(&self) -> Option<&T> {
+            Some(self.0)
+        }
+    }
 
     /// An attribute value: native OpenTelemetry types first, else `Debug`.
     pub struct AttrWrap<'a, T: ?Sized>(pub &'a T);

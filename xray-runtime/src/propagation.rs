@@ -639,6 +639,11 @@ fn incoming_lineage(cx: &Context, trace_id: TraceId) -> Option<String> {
 /// let headers = HashMap::from([("X-Amzn-Trace-Id".to_owned(), "Root=1-...".to_owned())]);
 /// assert_eq!(headers.get_header("x-amzn-trace-id"), Some("Root=1-..."));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be read as request headers",
+    label = "not headers",
+    note = "`headers = ...` takes `&http::HeaderMap`, a `HashMap<String, String>`, a slice of `(&str, &str)` pairs, or your own type implementing `xray_runtime::propagation::HeaderGetter`; for a raw X-Amzn-Trace-Id value use `trace_header = ...`"
+)]
 pub trait HeaderGetter {
     /// The value of the header `name`, matched case-insensitively.
     ///

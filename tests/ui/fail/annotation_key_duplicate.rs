@@ -1,0 +1,6 @@
+use xray_runtime::traced;
+
+#[traced(annotations(tier = "gold", region = "eu", tier = "silver"))]
+fn load() {}
+
+fn main() {}

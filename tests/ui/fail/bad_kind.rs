@@ -1,0 +1,6 @@
+use xray_runtime::traced;
+
+#[traced(kind = http)]
+fn handle() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use xray_runtime::traced;
+
+#[traced(name = "")]
+fn handle() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use xray_runtime::traced;
+
+#[traced(err)]
+fn save(data: &[u8]) {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use xray_runtime::traced;
+
+#[traced(ret(x))]
+fn total() -> u32 {
+    3
+}
+
+fn main() {}

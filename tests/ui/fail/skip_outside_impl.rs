@@ -1,0 +1,6 @@
+use xray_runtime::traced;
+
+#[traced(skip)]
+fn helper() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use xray_runtime::traced;
+
+#[traced]
+const fn limit() -> u32 {
+    10
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use xray_runtime::traced;
+
+#[traced(level = "debug")]
+fn handle() {}
+
+fn main() {}
