@@ -338,8 +338,8 @@ pub fn xray_trace_id(trace_id: TraceId) -> String {
     XrayTraceId(trace_id).to_string()
 }
 
-/// Displays a trace id as the value of `Root`.
-struct XrayTraceId(TraceId);
+/// Displays a trace id in X-Ray form, as the value of `Root`, without allocating.
+pub(crate) struct XrayTraceId(pub(crate) TraceId);
 
 impl fmt::Display for XrayTraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

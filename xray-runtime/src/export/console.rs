@@ -640,9 +640,7 @@ fn push_duration(out: &mut String, duration: Duration) {
 
 /// `1-{8 hex}-{24 hex}`: the X-Ray form of a trace id.
 fn push_xray_trace_id(out: &mut String, trace_id: TraceId) {
-    let hex = format!("{trace_id:032x}");
-    let (epoch, rest) = hex.split_at(8);
-    let _ = write!(out, "1-{epoch}-{rest}");
+    let _ = write!(out, "{}", crate::propagation::XrayTraceId(trace_id));
 }
 
 #[cfg(test)]
