@@ -4,11 +4,11 @@
 //! random bytes; X-Ray rejects traces whose timestamp is too old or in the
 //! future. Span ids are 8 random bytes, never zero.
 //!
-//! Ids come from a per-thread xorshift generator: no lock, no allocation and
-//! no system call per id.
+//! Ids come from a per-thread xorshift generator and the coarse clock of
+//! [`clock`](crate::clock): no lock, no allocation and no clock read per id.
 
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::IdGenerator;
@@ -34,10 +34,7 @@ pub struct XrayIdGenerator {
 
 impl IdGenerator for XrayIdGenerator {
     fn new_trace_id(&self) -> TraceId {
-        if let Some(hint) = TRACE_ID_HINT.take() {
-            return hint;
-        }
-        new_trace_id_at(epoch_seconds())
+        new_trace_id_at(crate::clock::epoch_seconds())
     }
 
     fn new_span_id(&self) -> SpanId {
@@ -47,62 +44,73 @@ impl IdGenerator for XrayIdGenerator {
 
 /// A trace id for the given epoch seconds with 96 random bits.
 pub(crate) fn new_trace_id_at(secs: u32) -> TraceId {
-    let random = (u128::from(next_u64()) << 32) | u128::from(next_u64() as u32);
-    TraceId::from((u128::from(secs) << 96) | random)
+    RNG.with(|state| {
+        let mut rng = Rng(state.get());
+        let id = trace_id_at(secs, &mut rng);
+        state.set(rng.0);
+        TraceId::from(id)
+    })
 }
 
 /// A random, non-zero span id.
 pub(crate) fn new_span_id() -> SpanId {
-    loop {
-        let id = next_u64();
-        if id != 0 {
-            return SpanId::from(id);
+    RNG.with(|state| {
+        let mut rng = Rng(state.get());
+        let id = rng.span_id();
+        state.set(rng.0);
+        SpanId::from(id)
+    })
+}
+
+/// The 128 bits of a trace id: epoch seconds, then 96 random bits.
+#[inline]
+pub(crate) fn trace_id_at(secs: u32, rng: &mut Rng) -> u128 {
+    let random = (u128::from(rng.next_u64()) << 32) | u128::from(rng.next_u64() as u32);
+    (u128::from(secs) << 96) | random
+}
+
+thread_local! {
+    /// For ids made outside the span stack (the SDK's spans); 0 until seeded.
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A per-thread random generator (wyrand: one multiply per output), seeded
+/// on first use. Not cryptographic: ids need to be unique, not secret.
+#[derive(Debug, Default)]
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    #[inline]
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        if self.0 == 0 {
+            self.0 = seed();
+        }
+        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.0) * u128::from(self.0 ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    }
+
+    /// A random, non-zero span id.
+    #[inline]
+    pub(crate) fn span_id(&mut self) -> u64 {
+        loop {
+            let id = self.next_u64();
+            if id != 0 {
+                return id;
+            }
         }
     }
 }
 
-fn epoch_seconds() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as u32)
-}
-
-thread_local! {
-    static RNG: Cell<u64> = Cell::new(seed());
-    /// Set for the duration of one span start when an incoming header named a
-    /// trace id without a parent span (a load balancer's first hop): the SDK
-    /// then asks for a new trace id, and this one must be kept.
-    static TRACE_ID_HINT: Cell<Option<TraceId>> = const { Cell::new(None) };
-}
-
-/// Runs `f` with `trace_id` as the next trace id handed to the SDK on this thread.
-pub(crate) fn with_trace_id_hint<R>(trace_id: TraceId, f: impl FnOnce() -> R) -> R {
-    TRACE_ID_HINT.set(Some(trace_id));
-    let out = f();
-    TRACE_ID_HINT.set(None);
-    out
-}
-
 /// Seeds each thread differently: the std hasher's per-process random keys
 /// mixed with the thread's id and the clock.
+#[cold]
 fn seed() -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     std::thread::current().id().hash(&mut hasher);
     SystemTime::now().hash(&mut hasher);
     hasher.finish() | 1
-}
-
-/// xorshift64*: fast, full period over non-zero states, good enough for ids.
-fn next_u64() -> u64 {
-    RNG.with(|state| {
-        let mut x = state.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        state.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    })
 }
 
 #[cfg(test)]
@@ -112,7 +120,7 @@ mod tests {
 
     #[test]
     fn trace_id_starts_with_epoch_seconds() {
-        let now = epoch_seconds();
+        let now = crate::clock::epoch_seconds();
         let id = XrayIdGenerator::default().new_trace_id();
         let bytes = id.to_bytes();
         let secs = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
@@ -135,14 +143,5 @@ mod tests {
         let a = std::thread::spawn(new_span_id).join().unwrap();
         let b = std::thread::spawn(new_span_id).join().unwrap();
         assert_ne!(a, b);
-    }
-
-    #[test]
-    fn hint_is_used_once() {
-        let generator = XrayIdGenerator::default();
-        let hinted = TraceId::from(0x5759e988_bd862e3f_e1be46a9_94272793_u128);
-        let first = with_trace_id_hint(hinted, || generator.new_trace_id());
-        assert_eq!(first, hinted);
-        assert_ne!(generator.new_trace_id(), hinted);
     }
 }

@@ -132,12 +132,15 @@ pub use xray_macros::xray_root;
 /// ```
 pub use xray_macros::xray_main;
 
+mod clock;
+mod collector;
 mod config;
 pub mod export;
 mod id;
 mod private;
 pub mod propagation;
 mod provider;
+mod ring;
 mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -149,8 +152,9 @@ pub use config::{
 pub use id::XrayIdGenerator;
 pub use provider::{FlushError, Guard, flush, init};
 pub use span::{
-    ANNOTATIONS_KEY, CANCELLED_KEY, InvalidAnnotationKey, add_event, annotate, current_span_id,
-    current_trace_header, current_trace_id, is_valid_annotation_key, record_error, set_attribute,
+    ANNOTATIONS_KEY, CANCELLED_KEY, InvalidAnnotationKey, add_event, annotate, current_context,
+    current_span_id, current_trace_header, current_trace_id, is_valid_annotation_key, record_error,
+    set_attribute,
 };
 pub use value::{AnnotationValue, AttributeValue, MAX_VALUE_LEN};
 

@@ -12,13 +12,15 @@ pub use opentelemetry::trace::SpanKind;
 use crate::config::Config;
 use crate::propagation::{HeaderExtractor, HeaderGetter, XRAY_HEADER, XrayPropagator};
 use crate::provider::Guard;
-pub use crate::span::{ActiveSpan, ErrorInfo, Instrumented, Recorder, SpanGuard, SpanSpec};
+pub use crate::span::{
+    ActiveSpan, ErrorInfo, Instrumented, PendingSpan, Recorder, SpanGuard, SpanSpec,
+};
 use crate::value::{AnnotationValue, AttributeValue, truncate};
 
 /// Starts a child of the current span and makes it current until dropped.
 #[inline]
 pub fn enter(spec: &'static SpanSpec, record: impl FnOnce(&mut Recorder)) -> SpanGuard {
-    SpanGuard::attach(ActiveSpan::child(spec, record))
+    SpanGuard::child(spec, record)
 }
 
 /// Starts a root span (new trace, or continuing `parent`'s remote context)
@@ -29,13 +31,13 @@ pub fn enter_root(
     parent: impl FnOnce() -> Context,
     record: impl FnOnce(&mut Recorder),
 ) -> SpanGuard {
-    SpanGuard::attach(ActiveSpan::root(spec, parent, record))
+    SpanGuard::root(spec, parent, record)
 }
 
 /// Starts a child of the current span for a future (see [`instrument`]).
 #[inline]
-pub fn start(spec: &'static SpanSpec, record: impl FnOnce(&mut Recorder)) -> ActiveSpan {
-    ActiveSpan::child(spec, record)
+pub fn start(spec: &'static SpanSpec, record: impl FnOnce(&mut Recorder)) -> PendingSpan {
+    PendingSpan::child(spec, record)
 }
 
 /// Starts a root span for a future (see [`instrument`]).
@@ -44,13 +46,13 @@ pub fn start_root(
     spec: &'static SpanSpec,
     parent: impl FnOnce() -> Context,
     record: impl FnOnce(&mut Recorder),
-) -> ActiveSpan {
-    ActiveSpan::root(spec, parent, record)
+) -> PendingSpan {
+    PendingSpan::root(spec, parent, record)
 }
 
 /// Runs `future` inside `span`; `on_outcome` sees the output before the span ends.
 #[inline]
-pub fn instrument<F, O>(span: ActiveSpan, future: F, on_outcome: O) -> Instrumented<F, O>
+pub fn instrument<F, O>(span: PendingSpan, future: F, on_outcome: O) -> Instrumented<F, O>
 where
     F: Future,
     O: FnOnce(&ActiveSpan, &F::Output),

@@ -1,12 +1,17 @@
 //! The global tracer provider: [`init`], [`Guard`] and [`flush`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TracerProvider as _};
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
+    text_map_propagator::FieldIter,
+};
+use opentelemetry::trace::{
+    Link, SpanBuilder, SpanKind, TraceContextExt, TraceId, Tracer, TracerProvider,
+};
 use opentelemetry::{Context, InstrumentationScope, KeyValue, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
@@ -14,6 +19,7 @@ use opentelemetry_sdk::trace::{
     Sampler, SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample,
 };
 
+use crate::collector::{Collector, Limits};
 use crate::config::{Config, ExporterKind, PropagatorKind, Resolved, SamplerKind, process_env};
 use crate::export::BoxedExporter;
 use crate::export::console::ConsoleExporter;
@@ -23,16 +29,80 @@ use crate::propagation::{IncomingXray, Sampling, XrayPropagator};
 
 /// Fast check made by every instrumented call before anything else.
 pub(crate) static ENABLED: AtomicBool = AtomicBool::new(false);
-/// The tracer of the installed provider, `None` when nothing is installed.
-pub(crate) static TRACER: RwLock<Option<SdkTracer>> = RwLock::new(None);
-/// The installed provider, for [`flush`].
-static PROVIDER: Mutex<Option<SdkTracerProvider>> = Mutex::new(None);
 /// Which `init` installed the current provider: an old guard must not tear
-/// down a newer installation.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// down a newer installation, and spans of an old one are not exported by
+/// the next.
+static GENERATION: AtomicU32 = AtomicU32::new(0);
+/// The running export thread.
+static COLLECTOR: RwLock<Option<Arc<Collector>>> = RwLock::new(None);
+/// How long [`flush`] may wait.
+static FLUSH_TIMEOUT_MS: AtomicU64 = AtomicU64::new(5000);
+/// The root sampler, read by every new trace: 0 always on, 1 always off,
+/// 2 ratio (of `RATIO_BOUND`).
+static ROOT_SAMPLER: AtomicU8 = AtomicU8::new(0);
+static RATIO_BOUND: AtomicU64 = AtomicU64::new(0);
+static PARENT_BASED: AtomicBool = AtomicBool::new(true);
+static QUEUE_PER_THREAD: AtomicUsize = AtomicUsize::new(2048);
+/// Set once the OpenTelemetry API has made a span through our tracer: from
+/// then on, span starts also look at that API's current span.
+static OTEL_API_USED: AtomicBool = AtomicBool::new(false);
+
+#[inline]
+pub(crate) fn otel_api_used() -> bool {
+    OTEL_API_USED.load(Ordering::Relaxed)
+}
 
 /// The name and version every span's instrumentation scope carries.
 pub(crate) const SCOPE_NAME: &str = "xray";
+
+#[inline]
+pub(crate) fn generation() -> u32 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
+/// How many finished spans each thread may queue for export.
+#[inline]
+pub(crate) fn queue_per_thread() -> usize {
+    QUEUE_PER_THREAD.load(Ordering::Relaxed)
+}
+
+pub(crate) fn nudge_collector() {
+    if let Some(collector) = COLLECTOR.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        collector.nudge();
+    }
+}
+
+/// Whether callers' sampling decisions are followed.
+#[inline]
+pub(crate) fn parent_based() -> bool {
+    PARENT_BASED.load(Ordering::Relaxed)
+}
+
+/// The root sampler's decision for a new trace. A ratio compares the low 63
+/// bits of the (random part of the) trace id, as OpenTelemetry's
+/// `TraceIdRatioBased` does, so both paths agree.
+#[inline]
+pub(crate) fn sample_root(trace_id: u128) -> bool {
+    match ROOT_SAMPLER.load(Ordering::Relaxed) {
+        0 => true,
+        1 => false,
+        _ => ((trace_id as u64) >> 1) < RATIO_BOUND.load(Ordering::Relaxed),
+    }
+}
+
+fn set_sampler(kind: SamplerKind) {
+    let (mode, ratio) = match kind {
+        SamplerKind::AlwaysOn | SamplerKind::ParentBasedAlwaysOn => (0, 1.0),
+        SamplerKind::AlwaysOff | SamplerKind::ParentBasedAlwaysOff => (1, 0.0),
+        SamplerKind::TraceIdRatio(r) | SamplerKind::ParentBasedTraceIdRatio(r) => (2, r),
+    };
+    RATIO_BOUND.store(
+        (ratio.clamp(0.0, 1.0) * (1u64 << 63) as f64) as u64,
+        Ordering::Relaxed,
+    );
+    ROOT_SAMPLER.store(mode, Ordering::Relaxed);
+    PARENT_BASED.store(kind.parent_based(), Ordering::Relaxed);
+}
 
 /// Installs the global tracer provider and returns the guard that flushes it.
 ///
@@ -54,15 +124,16 @@ pub(crate) const SCOPE_NAME: &str = "xray";
 /// ```
 pub fn init(config: Config) -> Guard {
     let resolved = Resolved::new(&config, &process_env);
-    install(config, resolved)
+    install(config, resolved, Limits::from_env(&process_env))
 }
 
-pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
+pub(crate) fn install(config: Config, resolved: Resolved, limits: Limits) -> Guard {
     crate::span::install_panic_hook();
-    let generation = GENERATION.fetch_add(1, Ordering::AcqRel) + 1;
+    let generation = GENERATION.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
+    ENABLED.store(false, Ordering::Release);
     if resolved.disabled {
-        uninstall_globals();
-        return Guard::inert(generation);
+        *COLLECTOR.write().unwrap_or_else(|e| e.into_inner()) = None;
+        return Guard::inert();
     }
 
     let mut runtime = None;
@@ -75,44 +146,42 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
         );
     }
 
-    let mut builder = SdkTracerProvider::builder()
-        .with_id_generator(XrayIdGenerator::default())
-        .with_sampler(XraySampler::new(resolved.sampler))
-        .with_resource(resource(&resolved));
-    for exporter in exporters {
-        builder = builder.with_span_processor(crate::export::batch(exporter));
-    }
-    let provider = builder.build();
-    install_provider(&provider, propagator(&resolved.propagators));
-    Guard {
-        provider: Some(provider),
-        generation,
-        timeout: resolved.shutdown_timeout,
-        done: AtomicBool::new(false),
-        runtime: Mutex::new(runtime),
-    }
-}
-
-/// Makes `provider` the one every instrumented call and the `opentelemetry`
-/// global API use.
-pub(crate) fn install_provider(
-    provider: &SdkTracerProvider,
-    propagator: TextMapCompositePropagator,
-) {
+    let resource = resource(&resolved);
     let scope = InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
-    *TRACER.write().unwrap_or_else(|e| e.into_inner()) = Some(provider.tracer_with_scope(scope));
-    *PROVIDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(provider.clone());
-    global::set_tracer_provider(provider.clone());
-    global::set_text_map_propagator(propagator);
-    ENABLED.store(true, Ordering::Release);
-}
+    let collector = Arc::new(Collector::start(
+        generation, limits, exporters, &resource, scope,
+    ));
 
-fn uninstall_globals() {
-    ENABLED.store(false, Ordering::Release);
-    *TRACER.write().unwrap_or_else(|e| e.into_inner()) = None;
-    *PROVIDER.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    // Spans made through the OpenTelemetry API leave through the same thread.
+    let provider = SdkTracerProvider::builder()
+        .with_id_generator(XrayIdGenerator::default())
+        .with_sampler(XraySampler::new(resolved.sampler))
+        .with_resource(resource)
+        .with_span_processor(collector.processor())
+        .build();
+    global::set_tracer_provider(XrayTracerProvider(provider.clone()));
+    global::set_text_map_propagator(CurrentSpanPropagator(propagator(&resolved.propagators)));
+
+    set_sampler(resolved.sampler);
+    QUEUE_PER_THREAD.store(limits.queue_per_thread, Ordering::Relaxed);
+    FLUSH_TIMEOUT_MS.store(
+        resolved.shutdown_timeout.as_millis() as u64,
+        Ordering::Relaxed,
+    );
+    *COLLECTOR.write().unwrap_or_else(|e| e.into_inner()) = Some(collector.clone());
+    ENABLED.store(true, Ordering::Release);
+    Guard {
+        installed: Some(Installed {
+            collector,
+            provider,
+            runtime: Mutex::new(runtime),
+        }),
+        generation,
+        timeout: resolved.shutdown_timeout,
+        done: AtomicBool::new(false),
+    }
 }
 
 fn resource(resolved: &Resolved) -> Resource {
@@ -136,6 +205,59 @@ pub(crate) fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator
         })
         .collect();
     TextMapCompositePropagator::new(propagators)
+}
+
+/// The global propagator: the configured ones, injecting the current traced
+/// span when the context given has none (the traced span is current for our
+/// macros without being attached to the OpenTelemetry context).
+#[derive(Debug)]
+struct CurrentSpanPropagator(TextMapCompositePropagator);
+
+impl TextMapPropagator for CurrentSpanPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        match crate::span::with_current_span(cx) {
+            Some(cx) => self.0.inject_context(&cx, injector),
+            None => self.0.inject_context(cx, injector),
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.0.fields()
+    }
+}
+
+/// The global tracer provider: the SDK's, with spans started under a traced
+/// span (and no span of the OpenTelemetry context) parented on it.
+#[derive(Clone, Debug)]
+struct XrayTracerProvider(SdkTracerProvider);
+
+impl TracerProvider for XrayTracerProvider {
+    type Tracer = XrayTracer;
+
+    fn tracer_with_scope(&self, scope: InstrumentationScope) -> XrayTracer {
+        XrayTracer(self.0.tracer_with_scope(scope))
+    }
+}
+
+#[derive(Clone, Debug)]
+struct XrayTracer(SdkTracer);
+
+impl Tracer for XrayTracer {
+    type Span = <SdkTracer as Tracer>::Span;
+
+    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Self::Span {
+        if !OTEL_API_USED.load(Ordering::Relaxed) {
+            OTEL_API_USED.store(true, Ordering::Relaxed);
+        }
+        match crate::span::with_current_span(parent_cx) {
+            Some(cx) => self.0.build_with_context(builder, &cx),
+            None => self.0.build_with_context(builder, parent_cx),
+        }
+    }
 }
 
 /// The runtime that drives the gRPC client (tonic needs one, whatever the
@@ -174,6 +296,12 @@ fn build_exporters(
     exporters
 }
 
+struct Installed {
+    collector: Arc<Collector>,
+    provider: SdkTracerProvider,
+    runtime: Mutex<Option<ExportRuntime>>,
+}
+
 /// Keeps the provider installed; dropping it flushes and shuts down.
 ///
 /// Returned by [`init`] (and held by `#[xray_main]` for the whole of `main`).
@@ -182,17 +310,16 @@ fn build_exporters(
 /// collector is unreachable.
 #[must_use = "dropping the guard shuts tracing down at once"]
 pub struct Guard {
-    provider: Option<SdkTracerProvider>,
-    generation: u64,
+    installed: Option<Installed>,
+    generation: u32,
     timeout: Duration,
     done: AtomicBool,
-    runtime: Mutex<Option<ExportRuntime>>,
 }
 
 impl fmt::Debug for Guard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guard")
-            .field("active", &self.provider.is_some())
+            .field("active", &self.installed.is_some())
             .field("timeout", &self.timeout)
             .field("done", &self.done.load(Ordering::Relaxed))
             .finish()
@@ -212,27 +339,28 @@ impl fmt::Display for FlushError {
 impl std::error::Error for FlushError {}
 
 impl Guard {
-    fn inert(generation: u64) -> Self {
+    fn inert() -> Self {
         Self {
-            provider: None,
-            generation,
+            installed: None,
+            generation: 0,
             timeout: Duration::ZERO,
             done: AtomicBool::new(true),
-            runtime: Mutex::new(None),
         }
     }
 
     /// Whether spans are being recorded (false when `OTEL_SDK_DISABLED=true`).
     pub fn is_active(&self) -> bool {
-        self.provider.is_some() && !self.done.load(Ordering::Acquire)
+        self.installed.is_some() && !self.done.load(Ordering::Acquire)
     }
 
-    /// Exports every span ended so far, waiting for the exporters.
+    /// Exports every span ended so far, waiting for the exporters (at most
+    /// the shutdown timeout).
     pub fn flush(&self) -> Result<(), FlushError> {
-        match &self.provider {
-            Some(provider) if !self.done.load(Ordering::Acquire) => provider
-                .force_flush()
-                .map_err(|e| FlushError(e.to_string())),
+        match &self.installed {
+            Some(installed) if !self.done.load(Ordering::Acquire) => installed
+                .collector
+                .flush(self.timeout.max(Duration::from_millis(100)))
+                .map_err(FlushError),
             _ => Ok(()),
         }
     }
@@ -243,14 +371,18 @@ impl Guard {
         if self.done.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let Some(provider) = &self.provider else {
+        let Some(installed) = &self.installed else {
             return Ok(());
         };
         if GENERATION.load(Ordering::Acquire) == self.generation {
-            uninstall_globals();
+            ENABLED.store(false, Ordering::Release);
+            *COLLECTOR.write().unwrap_or_else(|e| e.into_inner()) = None;
         }
-        let result = provider.shutdown_with_timeout(self.timeout);
-        if let Some(runtime) = self
+        let result = installed.collector.shutdown(self.timeout);
+        let _ = installed
+            .provider
+            .shutdown_with_timeout(Duration::from_millis(10));
+        if let Some(runtime) = installed
             .runtime
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -258,7 +390,7 @@ impl Guard {
         {
             shutdown_runtime(runtime);
         }
-        result.map_err(|e| FlushError(e.to_string()))
+        result.map_err(FlushError)
     }
 }
 
@@ -283,11 +415,12 @@ impl Drop for Guard {
 /// Use it where a process may be frozen between units of work (AWS Lambda
 /// after each invocation). Does nothing when no provider is installed.
 pub fn flush() -> Result<(), FlushError> {
-    let provider = PROVIDER.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    match provider {
-        Some(provider) => provider
-            .force_flush()
-            .map_err(|e| FlushError(e.to_string())),
+    let collector = COLLECTOR.read().unwrap_or_else(|e| e.into_inner()).clone();
+    match collector {
+        Some(collector) => {
+            let wait = Duration::from_millis(FLUSH_TIMEOUT_MS.load(Ordering::Relaxed).max(100));
+            collector.flush(wait).map_err(FlushError)
+        }
         None => Ok(()),
     }
 }

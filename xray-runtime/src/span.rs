@@ -1,21 +1,40 @@
 //! Spans made by the macros, and helpers that act on the current span.
+//!
+//! The hot path is ours rather than the OpenTelemetry SDK's: each thread keeps
+//! a stack of open span frames (trace id, span id, sampling decision), ids
+//! come from a per-thread generator, timestamps are TSC ticks, and a finished
+//! sampled span is written into the thread's ring for the export thread, which
+//! turns it into an OpenTelemetry `SpanData` for the exporters. A span
+//! without dynamic attributes allocates nothing; an unsampled one reads no
+//! clock and is never queued, yet its ids stay available for propagation.
+//!
+//! Code using the OpenTelemetry API inside a traced function still sees the
+//! traced span as its parent: the global tracer and propagator installed by
+//! [`init`](crate::init) consult this stack, and a span made current through
+//! the OpenTelemetry API is in turn the parent of traced functions called
+//! under it.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Once;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Once};
 use std::task::{Context as TaskContext, Poll};
 
+use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{
-    SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _,
+    SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
-use opentelemetry::{Context, ContextGuard, Key, KeyValue, Value};
+use opentelemetry::{Context, Key, KeyValue, StringValue, Value};
 
-use crate::id::with_trace_id_hint;
+use crate::clock;
+use crate::collector::RINGS;
+use crate::id::{Rng, trace_id_at};
 use crate::propagation::{IncomingXray, Sampling, XrayHeader, xray_trace_id};
-use crate::provider::{ENABLED, TRACER};
+use crate::provider::{self, ENABLED};
+use crate::ring::Ring;
 use crate::value::{AnnotationValue, AttributeValue, truncate};
 
 /// The attribute that lists which attributes are X-Ray annotations (indexed
@@ -36,12 +55,416 @@ pub struct SpanSpec {
     pub flush: bool,
 }
 
-/// Collects a span's attributes at entry; only called for recorded spans.
+/// What a span records beyond its ids and times; allocated only when needed.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    pub attributes: Vec<KeyValue>,
+    pub annotations: Vec<StringValue>,
+    pub events: Vec<RawEvent>,
+    pub status: Status,
+    /// The caller's context for a root continuing a remote trace (lineage,
+    /// baggage, W3C trace state).
+    pub remote: Option<Context>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RawEvent {
+    pub name: Cow<'static, str>,
+    pub at: u64,
+    pub attributes: Vec<KeyValue>,
+}
+
+/// An open span, on its thread's stack while it is current.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    trace_id: u128,
+    span_id: u64,
+    parent_id: u64,
+    sampled: bool,
+    parent_remote: bool,
+    generation: u32,
+    /// The OpenTelemetry API's current span when this frame was pushed: a
+    /// different one later means code made its own span current under ours.
+    otel_seen: u64,
+    spec: &'static SpanSpec,
+    start: u64,
+    extra: Option<Box<Extra>>,
+}
+
+/// A finished, sampled span on its way to the export thread.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub trace_id: u128,
+    pub span_id: u64,
+    pub parent_id: u64,
+    pub parent_remote: bool,
+    pub generation: u32,
+    pub spec: &'static SpanSpec,
+    pub start: u64,
+    pub end: u64,
+    pub extra: Option<Box<Extra>>,
+    pub trace_state: Option<TraceState>,
+}
+
+impl Frame {
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    fn remote(&self) -> Option<&Context> {
+        self.extra.as_ref().and_then(|extra| extra.remote.as_ref())
+    }
+
+    fn span_context(&self) -> SpanContext {
+        let flags = if self.sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        let state = self
+            .remote()
+            .map(|cx| cx.span().span_context().trace_state().clone());
+        SpanContext::new(
+            TraceId::from(self.trace_id),
+            SpanId::from(self.span_id),
+            flags,
+            false,
+            state.unwrap_or_default(),
+        )
+    }
+
+    fn record_error(&mut self, error: ErrorInfo) {
+        let message = truncate(error.message);
+        let mut attributes = vec![
+            KeyValue::new("exception.type", error.type_name),
+            KeyValue::new("exception.message", message.clone()),
+        ];
+        if !error.causes.is_empty() {
+            let causes = error
+                .causes
+                .into_iter()
+                .map(|c| StringValue::from(truncate(c)))
+                .collect();
+            attributes.push(KeyValue::new(
+                "exception.causes",
+                Value::Array(opentelemetry::Array::String(causes)),
+            ));
+        }
+        let extra = self.extra();
+        extra.status = Status::error(message);
+        extra.events.push(RawEvent {
+            name: "exception".into(),
+            at: clock::ticks(),
+            attributes,
+        });
+    }
+
+    fn record_panic(&mut self) {
+        let mut attributes = vec![KeyValue::new("exception.type", "panic")];
+        let _ = LAST_PANIC.try_with(|last| {
+            if let Ok(last) = last.try_borrow()
+                && let Some(panic) = last.as_ref()
+            {
+                attributes.push(KeyValue::new(
+                    "exception.message",
+                    truncate(panic.message.clone()),
+                ));
+                if let Some((file, line)) = &panic.location {
+                    attributes.push(KeyValue::new("code.file.path", file.clone()));
+                    attributes.push(KeyValue::new("code.line.number", i64::from(*line)));
+                }
+            }
+        });
+        attributes.push(KeyValue::new("exception.escaped", true));
+        let extra = self.extra();
+        extra.status = Status::error("panicked");
+        extra.events.push(RawEvent {
+            name: "exception".into(),
+            at: clock::ticks(),
+            attributes,
+        });
+    }
+
+    /// Ends the span (taken off the stack): queues it for export when sampled.
+    fn finish(self) {
+        if with_local(|local| self.finish_into(local)).unwrap_or(false) {
+            crate::private::flush_invocation();
+        }
+    }
+
+    /// Ends the span inside a borrow of this thread's state; returns whether
+    /// the provider must be flushed now (a Lambda invocation ended).
+    #[inline]
+    fn finish_into(mut self, local: &mut Local) -> bool {
+        if self.sampled {
+            if std::thread::panicking() {
+                self.record_panic();
+            }
+            if self.generation == provider::generation() {
+                let trace_state = self
+                    .remote()
+                    .map(|cx| cx.span().span_context().trace_state().clone());
+                local.queue(Finished {
+                    trace_id: self.trace_id,
+                    span_id: self.span_id,
+                    parent_id: self.parent_id,
+                    parent_remote: self.parent_remote,
+                    generation: self.generation,
+                    spec: self.spec,
+                    start: self.start,
+                    end: clock::ticks(),
+                    extra: self.extra.take(),
+                    trace_state,
+                });
+            }
+        }
+        self.spec.flush
+    }
+}
+
+/// Per-thread state: the stack of open spans and the queue of finished ones.
+struct Local {
+    stack: Vec<Frame>,
+    ring: Option<Arc<Ring<Finished>>>,
+    rng: Rng,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let Some(ring) = &self.ring {
+            ring.close();
+        }
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = const { RefCell::new(Local { stack: Vec::new(), ring: None, rng: Rng(0) }) };
+}
+
+impl Local {
+    fn queue(&mut self, span: Finished) {
+        let ring = self.ring.get_or_insert_with(|| {
+            let ring = Arc::new(Ring::new(provider::queue_per_thread()));
+            RINGS.register(ring.clone());
+            ring
+        });
+        if let Some(queued) = ring.push(span)
+            && ring.reached_half(queued)
+        {
+            provider::nudge_collector();
+        }
+    }
+}
+
+/// Makes `frame` current; false when this thread can no longer keep spans
+/// (it is exiting).
+#[inline]
+fn push(frame: Frame) -> bool {
+    LOCAL
+        .try_with(|local| match local.try_borrow_mut() {
+            Ok(mut local) => {
+                local.stack.push(frame);
+                true
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(false)
+}
+
+#[inline]
+fn pop() -> Option<Frame> {
+    LOCAL
+        .try_with(|local| local.try_borrow_mut().ok().and_then(|mut l| l.stack.pop()))
+        .ok()
+        .flatten()
+}
+
+#[inline]
+fn with_top<R>(f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
+    LOCAL
+        .try_with(|local| {
+            local
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut l| l.stack.last_mut().map(f))
+        })
+        .ok()
+        .flatten()
+}
+
+/// The OpenTelemetry API's current span, if any: (span context).
+#[inline]
+fn otel_current() -> Option<SpanContext> {
+    Context::map_current(|cx| {
+        if cx.has_active_span() {
+            let sc = cx.span().span_context().clone();
+            sc.is_valid().then_some(sc)
+        } else {
+            None
+        }
+    })
+}
+
+#[inline]
+fn otel_span_id(sc: &Option<SpanContext>) -> u64 {
+    sc.as_ref()
+        .map_or(0, |sc| u64::from_be_bytes(sc.span_id().to_bytes()))
+}
+
+/// Where a new span's ids and sampling decision come from.
+struct Parent {
+    trace_id: u128,
+    span_id: u64,
+    sampled: bool,
+    remote: bool,
+}
+
+impl Parent {
+    #[inline]
+    fn of(sc: &SpanContext) -> Self {
+        Self {
+            trace_id: u128::from_be_bytes(sc.trace_id().to_bytes()),
+            span_id: u64::from_be_bytes(sc.span_id().to_bytes()),
+            sampled: sc.is_sampled(),
+            remote: sc.is_remote(),
+        }
+    }
+}
+
+/// Builds a frame on this thread: a child of `parent`, or the root of a new
+/// trace (with `trace_id` when the trace is already named).
+#[inline]
+fn make_frame(
+    local: &mut Local,
+    spec: &'static SpanSpec,
+    parent: Option<Parent>,
+    new_trace: Option<(u128, Option<bool>)>,
+    otel_seen: u64,
+) -> Frame {
+    let span_id = local.rng.span_id();
+    let (trace_id, parent_id, sampled, parent_remote) = match parent {
+        Some(p) => (p.trace_id, p.span_id, p.sampled, p.remote),
+        None => {
+            let (trace_id, decided) = match new_trace {
+                Some((trace_id, decided)) => (trace_id, decided),
+                None => (trace_id_at(clock::epoch_seconds(), &mut local.rng), None),
+            };
+            (
+                trace_id,
+                0,
+                decided.unwrap_or_else(|| provider::sample_root(trace_id)),
+                false,
+            )
+        }
+    };
+    Frame {
+        trace_id,
+        span_id,
+        parent_id,
+        sampled,
+        parent_remote,
+        generation: provider::generation(),
+        otel_seen,
+        spec,
+        start: if sampled { clock::ticks() } else { 0 },
+        extra: None,
+    }
+}
+
+#[inline]
+fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+    LOCAL
+        .try_with(|local| local.try_borrow_mut().ok().map(|mut l| f(&mut l)))
+        .ok()
+        .flatten()
+}
+
+/// The parent of a new span on this thread: the innermost open span, or a
+/// span made current through the OpenTelemetry API; `None` for a new trace.
+#[inline]
+fn child_parent(local: &Local) -> (Option<Parent>, u64) {
+    // The OpenTelemetry API's current span matters only once that API has
+    // made spans through our tracer.
+    let otel = if provider::otel_api_used() {
+        otel_current()
+    } else {
+        None
+    };
+    let otel_id = otel_span_id(&otel);
+    let parent = match (local.stack.last(), &otel) {
+        // A span made current through the OpenTelemetry API after `top` was
+        // pushed is nested inside it: it is the parent.
+        (Some(top), Some(sc)) if otel_id != top.otel_seen && otel_id != top.span_id => {
+            Some(Parent::of(sc))
+        }
+        (Some(top), _) => Some(Parent {
+            trace_id: top.trace_id,
+            span_id: top.span_id,
+            sampled: top.sampled,
+            remote: false,
+        }),
+        (None, Some(sc)) => Some(Parent::of(sc)),
+        (None, None) => None,
+    };
+    (parent, otel_id)
+}
+
+/// The frame of a new span under whatever is current on this thread.
+fn child_frame(spec: &'static SpanSpec) -> Option<Frame> {
+    with_local(|local| {
+        let (parent, otel_id) = child_parent(local);
+        make_frame(local, spec, parent, None, otel_id)
+    })
+}
+
+/// The frame of a root span: continuing `parent` (an extracted remote
+/// context) when it names a trace, else a new trace. The current span, if
+/// any, is ignored.
+fn root_frame(spec: &'static SpanSpec, parent: Context) -> Option<Frame> {
+    let otel_seen = if provider::otel_api_used() {
+        otel_span_id(&otel_current())
+    } else {
+        0
+    };
+    let sc = parent.span().span_context().clone();
+    let incoming = parent
+        .get::<IncomingXray>()
+        .map(|i| (i.header.trace_id, i.header.sampling));
+    let parent_based = provider::parent_based();
+    let mut frame = with_local(|local| {
+        if sc.is_valid() {
+            let deferred = sc.is_remote() && matches!(incoming, Some((_, Sampling::Deferred)));
+            let mut from = Parent::of(&sc);
+            if deferred || !parent_based {
+                from.sampled = provider::sample_root(from.trace_id);
+            }
+            make_frame(local, spec, Some(from), None, otel_seen)
+        } else if let Some((trace_id, sampling)) = incoming {
+            // A Root-only header (first hop behind a load balancer) names the
+            // trace but no parent span: keep its trace id.
+            let decided = match sampling {
+                Sampling::Sampled if parent_based => Some(true),
+                Sampling::NotSampled if parent_based => Some(false),
+                _ => None,
+            };
+            let trace_id = u128::from_be_bytes(trace_id.to_bytes());
+            make_frame(local, spec, None, Some((trace_id, decided)), otel_seen)
+        } else {
+            make_frame(local, spec, None, None, otel_seen)
+        }
+    })?;
+    if sc.is_valid() || incoming.is_some() || !parent.baggage().is_empty() {
+        frame.extra().remote = Some(parent);
+    }
+    Some(frame)
+}
+
+/// Collects a span's attributes at entry; only called for sampled spans.
 #[doc(hidden)]
 #[derive(Debug, Default)]
 pub struct Recorder {
     attributes: Vec<KeyValue>,
-    annotations: Vec<Value>,
+    annotations: Vec<StringValue>,
 }
 
 impl Recorder {
@@ -53,54 +476,56 @@ impl Recorder {
     /// Records an X-Ray annotation: an attribute listed in [`ANNOTATIONS_KEY`].
     pub fn annotation(&mut self, key: &'static str, value: Value) {
         self.attributes.push(KeyValue::new(key, value));
-        self.annotations.push(Value::from(key));
+        self.annotations.push(StringValue::from(key));
     }
 
-    fn apply(mut self, span: &mut impl opentelemetry::trace::Span) {
-        if !self.annotations.is_empty() {
-            self.attributes.push(annotation_list(self.annotations));
+    fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.annotations.is_empty()
+    }
+
+    fn apply(self, frame: &mut Frame) {
+        if self.is_empty() {
+            return;
         }
-        if !self.attributes.is_empty() {
-            span.set_attributes(self.attributes);
-        }
+        let extra = frame.extra();
+        extra.attributes = self.attributes;
+        extra.annotations = self.annotations;
     }
 }
 
-fn annotation_list(keys: Vec<Value>) -> KeyValue {
-    let keys = keys
-        .into_iter()
-        .filter_map(|k| match k {
-            Value::String(s) => Some(s),
-            _ => None,
-        })
-        .collect();
-    KeyValue::new(
-        ANNOTATIONS_KEY,
-        Value::Array(opentelemetry::Array::String(keys)),
-    )
+fn record_into(frame: &mut Frame, record: impl FnOnce(&mut Recorder)) {
+    if frame.sampled {
+        let mut recorder = Recorder::default();
+        record(&mut recorder);
+        recorder.apply(frame);
+    }
 }
 
-/// A started span and the context that carries it; ends when dropped.
-///
-/// Holds nothing when tracing is off, so that path costs one atomic load.
+/// The span of a future, started but not yet current: [`Instrumented`]
+/// makes it current while the future is polled. Empty when tracing is off.
 #[doc(hidden)]
 #[derive(Debug, Default)]
-pub struct ActiveSpan {
-    cx: Option<Context>,
-    flush: bool,
+pub struct PendingSpan {
+    frame: Option<Frame>,
 }
 
-impl ActiveSpan {
+impl PendingSpan {
     /// A child of the current span.
+    #[inline]
     pub(crate) fn child(spec: &'static SpanSpec, record: impl FnOnce(&mut Recorder)) -> Self {
         if !ENABLED.load(Ordering::Relaxed) {
             return Self::default();
         }
-        Context::map_current(|parent| Self::start(spec, parent, record))
+        let frame = child_frame(spec).map(|mut frame| {
+            record_into(&mut frame, record);
+            frame
+        });
+        Self { frame }
     }
 
     /// A new trace, or the continuation of the trace named by `parent`
-    /// (an extracted remote context); any current span is ignored.
+    /// (an extracted remote context).
+    #[inline]
     pub(crate) fn root(
         spec: &'static SpanSpec,
         parent: impl FnOnce() -> Context,
@@ -109,80 +534,45 @@ impl ActiveSpan {
         if !ENABLED.load(Ordering::Relaxed) {
             return Self::default();
         }
-        let parent = parent();
-        // A Root-only header (first hop behind a load balancer) names the
-        // trace but no parent span: keep its trace id for the new root span.
-        let hint = parent
-            .get::<IncomingXray>()
-            .filter(|_| !parent.span().span_context().is_valid())
-            .map(|incoming| incoming.header.trace_id);
-        match hint {
-            Some(trace_id) => with_trace_id_hint(trace_id, || Self::start(spec, &parent, record)),
-            None => Self::start(spec, &parent, record),
-        }
+        let frame = root_frame(spec, parent()).map(|mut frame| {
+            record_into(&mut frame, record);
+            frame
+        });
+        Self { frame }
     }
+}
 
-    fn start(
-        spec: &'static SpanSpec,
-        parent: &Context,
-        record: impl FnOnce(&mut Recorder),
-    ) -> Self {
-        let tracer = TRACER.read().unwrap_or_else(|e| e.into_inner());
-        let Some(tracer) = tracer.as_ref() else {
-            return Self::default();
-        };
-        let builder = SpanBuilder::from_name(spec.name).with_kind(spec.kind.clone());
-        let mut span = tracer.build_with_context(builder, parent);
-        if opentelemetry::trace::Span::is_recording(&span) {
-            let mut recorder = Recorder::default();
-            record(&mut recorder);
-            recorder.apply(&mut span);
-        }
-        Self {
-            cx: Some(parent.with_span(span)),
-            flush: spec.flush,
-        }
-    }
+/// The current span, as the macros' outcome code sees it: records on the
+/// innermost span of this thread when it is this function's.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ActiveSpan {
+    current: bool,
+}
 
-    fn context(&self) -> Option<&Context> {
-        self.cx.as_ref()
-    }
-
+impl ActiveSpan {
     /// Marks the span failed by `error`, with an `exception` event.
     pub fn record_error(&self, error: ErrorInfo) {
-        if let Some(cx) = self.recording() {
-            error.record(&cx.span());
+        if self.current {
+            with_top(|frame| {
+                if frame.sampled {
+                    frame.record_error(error);
+                }
+            });
         }
     }
 
     /// Records the function's return value.
     pub fn record_return(&self, value: Value) {
-        if let Some(cx) = self.recording() {
-            cx.span().set_attribute(KeyValue::new("xray.return", value));
-        }
-    }
-
-    fn recording(&self) -> Option<&Context> {
-        self.cx.as_ref().filter(|cx| cx.span().is_recording())
-    }
-
-    fn mark_cancelled(&self) {
-        if let Some(cx) = self.recording() {
-            cx.span().set_attribute(KeyValue::new(CANCELLED_KEY, true));
-        }
-    }
-}
-
-impl Drop for ActiveSpan {
-    fn drop(&mut self) {
-        if let Some(cx) = self.cx.take() {
-            if std::thread::panicking() {
-                record_panic(&cx);
-            }
-            cx.span().end();
-            if self.flush {
-                crate::private::flush_invocation();
-            }
+        if self.current {
+            with_top(|frame| {
+                if frame.sampled {
+                    frame
+                        .extra()
+                        .attributes
+                        .push(KeyValue::new("xray.return", value));
+                }
+            });
         }
     }
 }
@@ -191,17 +581,87 @@ impl Drop for ActiveSpan {
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct SpanGuard {
-    // Field order matters: the span ends before its context is detached.
     span: ActiveSpan,
-    _attached: Option<ContextGuard>,
+    /// The frame lives on this thread's stack: the guard must stay here.
+    _not_send: PhantomData<*const ()>,
 }
 
 impl SpanGuard {
-    pub(crate) fn attach(span: ActiveSpan) -> Self {
-        let attached = span.context().map(|cx| cx.clone().attach());
+    /// A child of the current span, current until the guard drops.
+    #[inline(always)]
+    pub(crate) fn child(spec: &'static SpanSpec, record: impl FnOnce(&mut Recorder)) -> Self {
+        if !ENABLED.load(Ordering::Relaxed) {
+            return Self::off();
+        }
+        Self::enter_child(spec, record)
+    }
+
+    /// A root span, current until the guard drops.
+    #[inline(always)]
+    pub(crate) fn root(
+        spec: &'static SpanSpec,
+        parent: impl FnOnce() -> Context,
+        record: impl FnOnce(&mut Recorder),
+    ) -> Self {
+        if !ENABLED.load(Ordering::Relaxed) {
+            return Self::off();
+        }
+        Self::enter_root(spec, parent, record)
+    }
+
+    #[inline(always)]
+    fn off() -> Self {
         Self {
-            span,
-            _attached: attached,
+            span: ActiveSpan { current: false },
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Builds the frame in place on this thread's stack: one borrow, no copy.
+    #[inline(never)]
+    fn enter_child(spec: &'static SpanSpec, record: impl FnOnce(&mut Recorder)) -> Self {
+        let sampled = with_local(|local| {
+            let (parent, otel_id) = child_parent(local);
+            let frame = make_frame(local, spec, parent, None, otel_id);
+            let sampled = frame.sampled;
+            local.stack.push(frame);
+            sampled
+        });
+        Self::entered(sampled, record)
+    }
+
+    #[inline(never)]
+    fn enter_root(
+        spec: &'static SpanSpec,
+        parent: impl FnOnce() -> Context,
+        record: impl FnOnce(&mut Recorder),
+    ) -> Self {
+        let sampled = root_frame(spec, parent()).and_then(|frame| {
+            let sampled = frame.sampled;
+            push(frame).then_some(sampled)
+        });
+        Self::entered(sampled, record)
+    }
+
+    /// Records the attributes of a frame just pushed (outside the borrow:
+    /// they are the user's expressions).
+    #[inline]
+    fn entered(sampled: Option<bool>, record: impl FnOnce(&mut Recorder)) -> Self {
+        match sampled {
+            None => Self::off(),
+            Some(sampled) => {
+                if sampled {
+                    let mut recorder = Recorder::default();
+                    record(&mut recorder);
+                    if !recorder.is_empty() {
+                        with_top(|frame| recorder.apply(frame));
+                    }
+                }
+                Self {
+                    span: ActiveSpan { current: true },
+                    _not_send: PhantomData,
+                }
+            }
         }
     }
 
@@ -209,20 +669,46 @@ impl SpanGuard {
     pub fn span(&self) -> &ActiveSpan {
         &self.span
     }
+
+    #[inline(never)]
+    fn exit() {
+        let flush = with_local(|local| {
+            let top = local.stack.last()?;
+            if !top.sampled && !top.spec.flush {
+                // Nothing to record: discard in place.
+                local.stack.pop();
+                return Some(false);
+            }
+            let frame = local.stack.pop()?;
+            Some(frame.finish_into(local))
+        })
+        .flatten();
+        if flush == Some(true) {
+            crate::private::flush_invocation();
+        }
+    }
+}
+
+impl Drop for SpanGuard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.span.current {
+            Self::exit();
+        }
+    }
 }
 
 /// A future run inside a span: the span is current during every poll and
 /// ends when the future completes or is dropped.
 ///
-/// The context is attached only for the duration of each `poll`, so nothing
-/// thread-bound is held across `.await` and the future stays `Send` when the
-/// wrapped future is.
+/// Nothing thread-bound is held between polls, so the future stays `Send`
+/// when the wrapped future is.
 #[doc(hidden)]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct Instrumented<F, O> {
     future: F,
-    span: ActiveSpan,
+    frame: Option<Frame>,
     on_outcome: Option<O>,
 }
 
@@ -231,12 +717,23 @@ where
     F: Future,
     O: FnOnce(&ActiveSpan, &F::Output),
 {
-    pub(crate) fn new(span: ActiveSpan, future: F, on_outcome: O) -> Self {
+    pub(crate) fn new(span: PendingSpan, future: F, on_outcome: O) -> Self {
         Self {
             future,
-            span,
+            frame: span.frame,
             on_outcome: Some(on_outcome),
         }
+    }
+}
+
+/// Takes the frame back off the stack when a poll ends, even by a panic.
+struct PollGuard<'a> {
+    slot: &'a mut Option<Frame>,
+}
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        *self.slot = pop();
     }
 }
 
@@ -249,28 +746,61 @@ where
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<F::Output> {
         // SAFETY: `future` is structurally pinned: it is never moved out of
-        // `self` and `Instrumented` has no `Unpin` impl of its own beyond the
-        // auto trait (which requires `F: Unpin`). The other fields are not
-        // pinned and are only accessed through `&mut`.
+        // `self`, and `Instrumented` is `Unpin` only when `F` is. The other
+        // fields are not pinned and are only used through `&mut`.
         let this = unsafe { self.get_unchecked_mut() };
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
-        let _attached = this.span.context().map(|cx| cx.clone().attach());
+        let Some(frame) = this.frame.take() else {
+            return future.poll(task);
+        };
+        if !push_or_keep(frame, &mut this.frame) {
+            return future.poll(task);
+        }
+        let guard = PollGuard {
+            slot: &mut this.frame,
+        };
         let output = future.poll(task);
-        if let Poll::Ready(value) = &output {
-            if let Some(on_outcome) = this.on_outcome.take() {
-                on_outcome(&this.span, value);
-            }
-            drop(std::mem::take(&mut this.span));
+        if let Poll::Ready(value) = &output
+            && let Some(on_outcome) = this.on_outcome.take()
+        {
+            on_outcome(&ActiveSpan { current: true }, value);
+        }
+        drop(guard);
+        if output.is_ready()
+            && let Some(frame) = this.frame.take()
+        {
+            frame.finish();
         }
         output
     }
 }
 
+/// Pushes `frame`, or puts it back in `slot` when this thread cannot.
+fn push_or_keep(frame: Frame, slot: &mut Option<Frame>) -> bool {
+    let mut frame = Some(frame);
+    let pushed = with_local(|local| {
+        if let Some(frame) = frame.take() {
+            local.stack.push(frame);
+        }
+    })
+    .is_some();
+    if !pushed {
+        *slot = frame;
+    }
+    pushed
+}
+
 impl<F, O> Drop for Instrumented<F, O> {
     fn drop(&mut self) {
-        // Dropped before completion, and not by a panic: the caller gave up.
-        if !std::thread::panicking() {
-            self.span.mark_cancelled();
+        if let Some(mut frame) = self.frame.take() {
+            // Dropped before completion, and not by a panic: the caller gave up.
+            if !std::thread::panicking() && frame.sampled {
+                frame
+                    .extra()
+                    .attributes
+                    .push(KeyValue::new(CANCELLED_KEY, true));
+            }
+            frame.finish();
         }
     }
 }
@@ -285,29 +815,6 @@ pub struct ErrorInfo {
     pub message: String,
     /// The `source()` chain, outermost first.
     pub causes: Vec<String>,
-}
-
-impl ErrorInfo {
-    fn record(self, span: &opentelemetry::trace::SpanRef<'_>) {
-        let message = truncate(self.message);
-        span.set_status(Status::error(message.clone()));
-        let mut attributes = vec![
-            KeyValue::new("exception.type", self.type_name),
-            KeyValue::new("exception.message", message),
-        ];
-        if !self.causes.is_empty() {
-            let causes = self
-                .causes
-                .into_iter()
-                .map(|c| truncate(c).into())
-                .collect();
-            attributes.push(KeyValue::new(
-                "exception.causes",
-                Value::Array(opentelemetry::Array::String(causes)),
-            ));
-        }
-        span.add_event("exception", attributes);
-    }
 }
 
 struct PanicRecord {
@@ -343,39 +850,57 @@ pub(crate) fn install_panic_hook() {
     });
 }
 
-fn record_panic(cx: &Context) {
-    let span = cx.span();
-    if !span.is_recording() {
-        return;
-    }
-    span.set_status(Status::error("panicked"));
-    let mut attributes = vec![KeyValue::new("exception.type", "panic")];
-    let _ = LAST_PANIC.try_with(|last| {
-        if let Ok(last) = last.try_borrow()
-            && let Some(panic) = last.as_ref()
-        {
-            attributes.push(KeyValue::new(
-                "exception.message",
-                truncate(panic.message.clone()),
-            ));
-            if let Some((file, line)) = &panic.location {
-                attributes.push(KeyValue::new("code.file.path", file.clone()));
-                attributes.push(KeyValue::new("code.line.number", i64::from(*line)));
+// ---------------------------------------------------------------------------
+// The current span, for propagation and the OpenTelemetry API.
+
+/// The current span's context: the innermost traced span on this thread, or
+/// a span made current through the OpenTelemetry API inside it.
+pub(crate) fn current_span_context() -> Option<SpanContext> {
+    let otel = otel_current();
+    let otel_id = otel_span_id(&otel);
+    let ours = LOCAL
+        .try_with(|local| {
+            let local = local.try_borrow().ok()?;
+            let top = local.stack.last()?;
+            if otel.is_some() && otel_id != top.otel_seen && otel_id != top.span_id {
+                return None;
             }
-        }
-    });
-    attributes.push(KeyValue::new("exception.escaped", true));
-    span.add_event("exception", attributes);
+            Some(top.span_context())
+        })
+        .ok()
+        .flatten();
+    ours.or(otel)
 }
 
-// ---------------------------------------------------------------------------
-// Helpers on the current span.
+/// The caller's context a root span on the stack continues, for the lineage
+/// and baggage it carries.
+fn current_remote() -> Option<Context> {
+    LOCAL
+        .try_with(|local| {
+            let local = local.try_borrow().ok()?;
+            local.stack.iter().rev().find_map(|f| f.remote().cloned())
+        })
+        .ok()
+        .flatten()
+}
 
-fn current_span_context() -> Option<SpanContext> {
-    Context::map_current(|cx| {
-        let sc = cx.span().span_context().clone();
-        sc.is_valid().then_some(sc)
-    })
+/// `cx` with the current traced span as its span, when `cx` has none: what
+/// the global tracer and propagator use.
+pub(crate) fn with_current_span(cx: &Context) -> Option<Context> {
+    if cx.has_active_span() {
+        return None;
+    }
+    let sc = current_span_context()?;
+    let base = current_remote().unwrap_or_else(|| cx.clone());
+    Some(base.with_remote_span_context(sc))
+}
+
+/// The current context as an OpenTelemetry [`Context`]: the traced span (if
+/// any) as its active span, with the baggage and X-Ray lineage of the trace.
+/// Pass it to OpenTelemetry APIs that take an explicit context.
+pub fn current_context() -> Context {
+    let cx = Context::current();
+    with_current_span(&cx).unwrap_or(cx)
 }
 
 /// The current trace id in X-Ray form (`1-5759e988-bd862e3fe1be46a994272793`),
@@ -400,41 +925,68 @@ pub fn current_span_id() -> Option<String> {
 /// assert_eq!(xray_runtime::current_trace_header(), None);
 /// ```
 pub fn current_trace_header() -> Option<String> {
-    Context::map_current(|cx| {
-        let sc = cx.span().span_context().clone();
-        if !sc.is_valid() {
-            return None;
+    let sc = current_span_context()?;
+    let lineage = current_remote()
+        .and_then(|cx| {
+            cx.get::<IncomingXray>()
+                .and_then(|i| i.header.lineage.clone())
+        })
+        .or_else(|| {
+            Context::map_current(|cx| {
+                cx.get::<IncomingXray>()
+                    .and_then(|i| i.header.lineage.clone())
+            })
+        });
+    let header = XrayHeader {
+        trace_id: sc.trace_id(),
+        parent_id: Some(sc.span_id()),
+        sampling: if sc.is_sampled() {
+            Sampling::Sampled
+        } else {
+            Sampling::NotSampled
+        },
+        lineage,
+    };
+    Some(header.to_header_value())
+}
+
+/// Applies `f` to the current traced span when it is sampled, else to the
+/// OpenTelemetry API's current span when that one is recording.
+fn on_current(
+    frame_f: impl FnOnce(&mut Frame),
+    otel_f: impl FnOnce(&opentelemetry::trace::SpanRef<'_>),
+) {
+    let mut frame_f = Some(frame_f);
+    let handled = with_top(|frame| {
+        if frame.sampled
+            && let Some(f) = frame_f.take()
+        {
+            f(frame);
         }
-        let lineage = cx
-            .get::<IncomingXray>()
-            .and_then(|i| i.header.lineage.clone());
-        let header = XrayHeader {
-            trace_id: sc.trace_id(),
-            parent_id: Some(sc.span_id()),
-            sampling: if sc.is_sampled() {
-                Sampling::Sampled
-            } else {
-                Sampling::NotSampled
-            },
-            lineage,
-        };
-        Some(header.to_header_value())
-    })
+    });
+    if handled.is_none() {
+        Context::map_current(|cx| {
+            let span = cx.span();
+            if span.is_recording() {
+                otel_f(&span);
+            }
+        });
+    }
 }
 
 /// Sets an attribute on the current span (nothing outside a span or when the
-/// span is not recorded).
+/// span is not sampled).
 ///
 /// ```
 /// xray_runtime::set_attribute("order.id", 42u64);
 /// ```
 pub fn set_attribute(key: impl Into<Key>, value: impl AttributeValue) {
-    Context::map_current(|cx| {
-        let span = cx.span();
-        if span.is_recording() {
-            span.set_attribute(KeyValue::new(key, value.to_value()));
-        }
-    });
+    let kv = KeyValue::new(key, value.to_value());
+    let otel_kv = kv.clone();
+    on_current(
+        |frame| frame.extra().attributes.push(kv),
+        |span| span.set_attribute(otel_kv),
+    );
 }
 
 /// Why [`annotate`] refused a key.
@@ -471,15 +1023,25 @@ pub fn annotate(key: &str, value: impl AnnotationValue) -> Result<(), InvalidAnn
     if !is_valid_annotation_key(key) {
         return Err(InvalidAnnotationKey(key.to_string()));
     }
-    Context::map_current(|cx| {
-        let span = cx.span();
-        if span.is_recording() {
-            let key = key.to_string();
-            span.set_attribute(KeyValue::new(key.clone(), value.to_annotation()));
+    let value = value.to_annotation();
+    let key = key.to_string();
+    let (otel_key, otel_value) = (key.clone(), value.clone());
+    on_current(
+        |frame| {
+            let extra = frame.extra();
+            extra.attributes.push(KeyValue::new(key.clone(), value));
+            let key = StringValue::from(key);
+            if !extra.annotations.contains(&key) {
+                extra.annotations.push(key);
+            }
+        },
+        |span| {
+            span.set_attribute(KeyValue::new(otel_key.clone(), otel_value));
             // Several lists on one span are merged into one at export.
-            span.set_attribute(annotation_list(vec![Value::from(key)]));
-        }
-    });
+            let list = Value::Array(opentelemetry::Array::String(vec![otel_key.into()]));
+            span.set_attribute(KeyValue::new(ANNOTATIONS_KEY, list));
+        },
+    );
     Ok(())
 }
 
@@ -496,12 +1058,21 @@ pub fn record_error<E: std::error::Error + ?Sized>(error: &E) {
         message: error.to_string(),
         causes: crate::private::error_causes(error),
     };
-    Context::map_current(|cx| {
-        let span = cx.span();
-        if span.is_recording() {
-            info.record(&span);
-        }
-    });
+    let message = info.message.clone();
+    let type_name = info.type_name;
+    on_current(
+        |frame| frame.record_error(info),
+        |span| {
+            span.set_status(Status::error(message.clone()));
+            span.add_event(
+                "exception",
+                vec![
+                    KeyValue::new("exception.type", type_name),
+                    KeyValue::new("exception.message", message),
+                ],
+            );
+        },
+    );
 }
 
 /// Adds an event to the current span.
@@ -516,14 +1087,20 @@ pub fn add_event<K, V>(
     K: Into<Key>,
     V: AttributeValue,
 {
-    Context::map_current(|cx| {
-        let span = cx.span();
-        if span.is_recording() {
-            let attributes = attributes
-                .into_iter()
-                .map(|(k, v)| KeyValue::new(k, v.to_value()))
-                .collect();
-            span.add_event(name, attributes);
-        }
-    });
+    let name = name.into();
+    let attributes: Vec<KeyValue> = attributes
+        .into_iter()
+        .map(|(k, v)| KeyValue::new(k, v.to_value()))
+        .collect();
+    let (otel_name, otel_attributes) = (name.clone(), attributes.clone());
+    on_current(
+        |frame| {
+            frame.extra().events.push(RawEvent {
+                name,
+                at: clock::ticks(),
+                attributes,
+            })
+        },
+        |span| span.add_event(otel_name, otel_attributes),
+    );
 }

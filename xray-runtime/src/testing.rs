@@ -51,7 +51,8 @@ pub fn capture_with(sampler: SamplerKind) -> Capture {
             spans: spans.clone(),
         });
     let resolved = Resolved::new(&config, &|_| None);
-    let guard = crate::provider::install(config, resolved);
+    let limits = crate::collector::Limits::from_env(&|_| None);
+    let guard = crate::provider::install(config, resolved, limits);
     Capture {
         spans,
         guard,

@@ -8,18 +8,12 @@ pub use json::JsonExporter;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use opentelemetry::Context;
-
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{
-    BatchConfig, BatchConfigBuilder, BatchSpanProcessor, Span, SpanData, SpanExporter,
-    SpanProcessor,
-};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
 
@@ -56,7 +50,6 @@ pub(crate) struct BoxedExporter {
     name: &'static str,
     lost: AtomicU64,
     reported: AtomicBool,
-    delivery: Arc<Delivery>,
 }
 
 impl fmt::Debug for BoxedExporter {
@@ -79,7 +72,6 @@ impl BoxedExporter {
             name,
             lost: AtomicU64::new(0),
             reported: AtomicBool::new(false),
-            delivery: Arc::default(),
         }
     }
 }
@@ -89,7 +81,6 @@ impl SpanExporter for BoxedExporter {
         batch.iter_mut().for_each(merge_annotation_lists);
         let len = batch.len() as u64;
         let result = self.inner.export_boxed(batch).await;
-        self.delivery.settled.fetch_add(len, Ordering::Relaxed);
         if let Err(err) = &result {
             self.lost.fetch_add(len, Ordering::Relaxed);
             if !self.reported.swap(true, Ordering::Relaxed) {
@@ -159,74 +150,6 @@ fn merge_annotation_lists(span: &mut SpanData) {
     ));
 }
 
-/// Spans handed to a batch processor, and spans its exporter saw through
-/// (delivered or failed): the difference was dropped before export.
-#[derive(Debug, Default)]
-struct Delivery {
-    ended: AtomicU64,
-    settled: AtomicU64,
-}
-
-/// The batch processor (bounded queue, export off the application's
-/// threads), counting what its queue drops.
-pub(crate) fn batch(exporter: BoxedExporter) -> CountingProcessor {
-    batch_with(exporter, BatchConfigBuilder::default().build())
-}
-
-fn batch_with(exporter: BoxedExporter, config: BatchConfig) -> CountingProcessor {
-    let delivery = exporter.delivery.clone();
-    let name = exporter.name;
-    let inner = BatchSpanProcessor::builder(exporter)
-        .with_batch_config(config)
-        .build();
-    CountingProcessor {
-        inner,
-        delivery,
-        name,
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct CountingProcessor {
-    inner: BatchSpanProcessor,
-    delivery: Arc<Delivery>,
-    name: &'static str,
-}
-
-impl SpanProcessor for CountingProcessor {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.inner.on_start(span, cx);
-    }
-
-    fn on_end(&self, span: SpanData) {
-        self.delivery.ended.fetch_add(1, Ordering::Relaxed);
-        self.inner.on_end(span);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let result = self.inner.shutdown_with_timeout(timeout);
-        let ended = self.delivery.ended.load(Ordering::Relaxed);
-        let settled = self.delivery.settled.load(Ordering::Relaxed);
-        if ended > settled {
-            eprintln!(
-                "xray: {} spans never reached the {} exporter (the export queue was full, \
-                 see OTEL_BSP_MAX_QUEUE_SIZE, or shutdown timed out)",
-                ended - settled,
-                self.name
-            );
-        }
-        result
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,33 +181,6 @@ mod tests {
             status: Status::Unset,
             instrumentation_scope: InstrumentationScope::builder("t").build(),
         }
-    }
-
-    #[derive(Debug)]
-    struct Slow;
-
-    impl SpanExporter for Slow {
-        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
-            std::thread::sleep(Duration::from_millis(50));
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn spans_dropped_by_a_full_queue_are_counted() {
-        let config = BatchConfigBuilder::default()
-            .with_max_queue_size(4)
-            .with_max_export_batch_size(2)
-            .build();
-        let processor = batch_with(BoxedExporter::named(Slow, "slow"), config);
-        for _ in 0..100 {
-            processor.on_end(span(Vec::new()));
-        }
-        let _ = processor.shutdown_with_timeout(Duration::from_secs(5));
-        let ended = processor.delivery.ended.load(Ordering::Relaxed);
-        let settled = processor.delivery.settled.load(Ordering::Relaxed);
-        assert_eq!(ended, 100);
-        assert!(settled < 100 && settled > 0, "settled {settled}");
     }
 
     #[test]
