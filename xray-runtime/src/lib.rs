@@ -132,6 +132,7 @@ pub use xray_macros::xray_root;
 /// ```
 pub use xray_macros::xray_main;
 
+mod carry;
 mod clock;
 mod collector;
 mod config;
@@ -146,15 +147,18 @@ mod span;
 pub mod testing;
 mod value;
 
+pub use carry::thread;
+#[cfg(feature = "tokio")]
+pub use carry::{spawn, spawn_blocking};
 pub use config::{
     Config, DEFAULT_PROPAGATORS, DEFAULT_SHUTDOWN_TIMEOUT, ExporterKind, Protocol, SamplerKind,
 };
 pub use id::XrayIdGenerator;
 pub use provider::{FlushError, Guard, flush, init};
 pub use span::{
-    ANNOTATIONS_KEY, CANCELLED_KEY, InvalidAnnotationKey, add_event, annotate, current_context,
-    current_span_id, current_trace_header, current_trace_id, is_valid_annotation_key, record_error,
-    set_attribute,
+    ANNOTATIONS_KEY, CANCELLED_KEY, InvalidAnnotationKey, SpanHandle, WithSpan, add_event,
+    annotate, current_context, current_span, current_span_id, current_trace_header,
+    current_trace_id, is_valid_annotation_key, record_error, set_attribute,
 };
 pub use value::{AnnotationValue, AttributeValue, MAX_VALUE_LEN};
 

@@ -82,6 +82,9 @@ pub(crate) struct Frame {
     parent_id: u64,
     sampled: bool,
     parent_remote: bool,
+    /// Stands for a span of another thread or task (see [`SpanHandle`]):
+    /// children nest under it, but it is not this thread's to end.
+    proxy: bool,
     generation: u32,
     /// The OpenTelemetry API's current span when this frame was pushed: a
     /// different one later means code made its own span current under ours.
@@ -196,6 +199,9 @@ impl Frame {
     /// the provider must be flushed now (a Lambda invocation ended).
     #[inline]
     fn finish_into(mut self, local: &mut Local) -> bool {
+        if self.proxy {
+            return false;
+        }
         if self.sampled {
             if std::thread::panicking() {
                 self.record_panic();
@@ -363,6 +369,7 @@ fn make_frame(
         parent_id,
         sampled,
         parent_remote,
+        proxy: false,
         generation: provider::generation(),
         otel_seen,
         spec,
@@ -674,7 +681,7 @@ impl SpanGuard {
     fn exit() {
         let flush = with_local(|local| {
             let top = local.stack.last()?;
-            if !top.sampled && !top.spec.flush {
+            if top.proxy || (!top.sampled && !top.spec.flush) {
                 // Nothing to record: discard in place.
                 local.stack.pop();
                 return Some(false);
@@ -1103,4 +1110,133 @@ pub fn add_event<K, V>(
         },
         |span| span.add_event(otel_name, otel_attributes),
     );
+}
+
+// ---------------------------------------------------------------------------
+// Carrying the current span to other threads and tasks.
+
+/// The span that is current where this handle was taken, to make it the
+/// parent of work done on another thread or task.
+///
+/// Spans are current per thread, so work moved elsewhere (a spawned task, a
+/// thread, a blocking pool) starts without a parent unless it is carried:
+/// [`spawn`](crate::spawn), [`spawn_blocking`](crate::spawn_blocking) and
+/// [`thread::spawn`](crate::thread::spawn) do it for you.
+///
+/// ```
+/// use xray_runtime::traced;
+///
+/// #[traced]
+/// fn fan_out() -> u32 {
+///     let parent = xray_runtime::current_span();
+///     std::thread::spawn(move || parent.in_scope(work)).join().unwrap()
+/// }
+///
+/// #[traced]
+/// fn work() -> u32 {
+///     7
+/// }
+///
+/// let capture = xray_runtime::testing::capture();
+/// fan_out();
+/// let (parent, child) = (capture.span("fan_out"), capture.span("work"));
+/// assert_eq!(child.parent_span_id.as_deref(), Some(parent.span_id.as_str()));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SpanHandle {
+    parent: Option<Carried>,
+}
+
+#[derive(Clone, Debug)]
+struct Carried {
+    trace_id: u128,
+    span_id: u64,
+    sampled: bool,
+    remote: Option<Context>,
+}
+
+/// The current span, to carry to another thread or task.
+pub fn current_span() -> SpanHandle {
+    let parent = current_span_context().map(|sc| Carried {
+        trace_id: u128::from_be_bytes(sc.trace_id().to_bytes()),
+        span_id: u64::from_be_bytes(sc.span_id().to_bytes()),
+        sampled: sc.is_sampled(),
+        remote: current_remote(),
+    });
+    SpanHandle { parent }
+}
+
+static PROXY: SpanSpec = SpanSpec {
+    name: "",
+    kind: SpanKind::Internal,
+    flush: false,
+};
+
+impl SpanHandle {
+    fn proxy_frame(&self) -> Option<Frame> {
+        let parent = self.parent.as_ref()?;
+        let extra = parent.remote.clone().map(|remote| {
+            Box::new(Extra {
+                remote: Some(remote),
+                ..Extra::default()
+            })
+        });
+        Some(Frame {
+            trace_id: parent.trace_id,
+            span_id: parent.span_id,
+            parent_id: 0,
+            sampled: parent.sampled,
+            parent_remote: false,
+            proxy: true,
+            generation: provider::generation(),
+            otel_seen: 0,
+            spec: &PROXY,
+            start: 0,
+            extra,
+        })
+    }
+
+    /// Runs `f` with this span as the current span: spans `f` starts are its
+    /// children.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Pop(bool);
+        impl Drop for Pop {
+            fn drop(&mut self) {
+                if self.0 {
+                    let _ = pop();
+                }
+            }
+        }
+        let _pop = Pop(self.proxy_frame().is_some_and(push));
+        f()
+    }
+
+    /// Wraps `future` so that this span is current whenever it is polled.
+    pub fn instrument<F: Future>(self, future: F) -> WithSpan<F> {
+        WithSpan {
+            future,
+            handle: self,
+        }
+    }
+}
+
+/// A future polled with a carried span as the current span; see
+/// [`SpanHandle::instrument`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct WithSpan<F> {
+    future: F,
+    handle: SpanHandle,
+}
+
+impl<F: Future> Future for WithSpan<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned and never moved; `handle`
+        // is only read.
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        this.handle.in_scope(|| future.poll(task))
+    }
 }

@@ -74,22 +74,42 @@ fn traced_spans_nest_under_spans_made_current_through_opentelemetry() {
     let section = capture.span("library.section");
     let inner = capture.spans_named("traced_inner");
     assert_eq!(inner.len(), 2);
-    assert_eq!(section.parent_span_id.as_deref(), Some(outer.span_id.as_str()));
-    assert_eq!(inner[0].parent_span_id.as_deref(), Some(section.span_id.as_str()));
-    assert_eq!(inner[1].parent_span_id.as_deref(), Some(outer.span_id.as_str()));
+    assert_eq!(
+        section.parent_span_id.as_deref(),
+        Some(outer.span_id.as_str())
+    );
+    assert_eq!(
+        inner[0].parent_span_id.as_deref(),
+        Some(section.span_id.as_str())
+    );
+    assert_eq!(
+        inner[1].parent_span_id.as_deref(),
+        Some(outer.span_id.as_str())
+    );
     assert!(inner.iter().all(|s| s.trace_id == outer.trace_id));
 }
 
 #[traced]
 fn context_for_explicit_apis() -> (Context, Option<String>) {
-    (xray_runtime::current_context(), xray_runtime::current_span_id())
+    (
+        xray_runtime::current_context(),
+        xray_runtime::current_span_id(),
+    )
 }
 
 #[test]
 fn current_context_carries_the_traced_span() {
     let _capture = testing::capture();
     let (cx, span_id) = context_for_explicit_apis();
-    assert_eq!(Some(cx.span().span_context().span_id().to_string()), span_id);
+    assert_eq!(
+        Some(cx.span().span_context().span_id().to_string()),
+        span_id
+    );
     assert!(cx.span().span_context().is_sampled());
-    assert!(!xray_runtime::current_context().span().span_context().is_valid());
+    assert!(
+        !xray_runtime::current_context()
+            .span()
+            .span_context()
+            .is_valid()
+    );
 }
