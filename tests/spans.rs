@@ -537,3 +537,39 @@ fn spans_from_other_threads_are_captured() {
     std::thread::spawn(|| handle_request(1)).join().unwrap();
     assert_eq!(capture.spans().len(), 4);
 }
+
+// --- an error bubbling up ----------------------------------------------------
+
+#[xray_root]
+fn checkout_flow() -> Result<(), std::io::Error> {
+    reserve()?;
+    Ok(())
+}
+
+#[traced]
+fn reserve() -> Result<(), std::io::Error> {
+    write_row()
+}
+
+#[traced]
+fn write_row() -> Result<(), std::io::Error> {
+    Err(std::io::Error::other("disk full"))
+}
+
+#[test]
+fn a_bubbling_error_fails_every_level_but_is_recorded_once() {
+    let capture = testing::capture();
+    assert!(checkout_flow().is_err());
+    let origin = capture.span("write_row");
+    assert_eq!(origin.status, SpanStatus::Error("disk full".into()));
+    assert!(origin.event("exception").is_some());
+    for name in ["reserve", "checkout_flow"] {
+        let span = capture.span(name);
+        assert_eq!(span.status, SpanStatus::Error("disk full".into()), "{name}");
+        assert!(span.event("exception").is_none(), "{name} does not repeat the event");
+        assert_eq!(span.attr_str(xray_runtime::EXCEPTION_ORIGIN_KEY), Some(origin.span_id.as_str()), "{name}");
+    }
+    // A new, different error in the parent is recorded in full.
+    let _ = alias_result();
+    assert!(capture.span("alias_result").event("exception").is_some());
+}

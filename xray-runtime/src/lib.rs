@@ -156,9 +156,9 @@ pub use config::{
 pub use id::XrayIdGenerator;
 pub use provider::{FlushError, Guard, flush, init};
 pub use span::{
-    ANNOTATIONS_KEY, CANCELLED_KEY, InvalidAnnotationKey, SpanHandle, WithSpan, add_event,
-    annotate, current_context, current_span, current_span_id, current_trace_header,
-    current_trace_id, is_valid_annotation_key, record_error, set_attribute,
+    ANNOTATIONS_KEY, CANCELLED_KEY, EXCEPTION_ORIGIN_KEY, InvalidAnnotationKey, SpanHandle,
+    WithSpan, add_event, annotate, current_context, current_span, current_span_id,
+    current_trace_header, current_trace_id, is_valid_annotation_key, record_error, set_attribute,
 };
 pub use value::{AnnotationValue, AttributeValue, MAX_VALUE_LEN};
 

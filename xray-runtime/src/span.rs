@@ -138,6 +138,33 @@ impl Frame {
 
     fn record_error(&mut self, error: ErrorInfo) {
         let message = truncate(error.message);
+        // The same error bubbling up from a child that recorded it: mark this
+        // span failed and point at the event, without a second copy of it.
+        let origin = LAST_EXCEPTION.with(|last| {
+            let mut last = last.borrow_mut();
+            let bubbled = last.as_ref().and_then(|l| {
+                (l.recorder_parent == self.span_id
+                    && l.type_name == error.type_name
+                    && l.message == message)
+                    .then_some(l.origin)
+            });
+            *last = Some(LastException {
+                type_name: error.type_name,
+                message: message.clone(),
+                recorder_parent: self.parent_id,
+                origin: bubbled.unwrap_or(self.span_id),
+            });
+            bubbled
+        });
+        if let Some(origin) = origin {
+            let extra = self.extra();
+            extra.status = Status::error(message);
+            extra.attributes.push(KeyValue::new(
+                EXCEPTION_ORIGIN_KEY,
+                format!("{origin:016x}"),
+            ));
+            return;
+        }
         let mut attributes = vec![
             KeyValue::new("exception.type", error.type_name),
             KeyValue::new("exception.message", message.clone()),
@@ -822,6 +849,24 @@ pub struct ErrorInfo {
     pub message: String,
     /// The `source()` chain, outermost first.
     pub causes: Vec<String>,
+}
+
+/// On a span whose error was recorded (with its `exception` event) by a
+/// descendant: the id of the span that holds the event, as X-Ray's cause id.
+pub const EXCEPTION_ORIGIN_KEY: &str = "xray.exception.span_id";
+
+/// The last error recorded on this thread, to recognise it when it bubbles up.
+struct LastException {
+    type_name: &'static str,
+    message: String,
+    /// The parent of the span that recorded it: the next level up.
+    recorder_parent: u64,
+    /// The span holding the `exception` event.
+    origin: u64,
+}
+
+thread_local! {
+    static LAST_EXCEPTION: RefCell<Option<LastException>> = const { RefCell::new(None) };
 }
 
 struct PanicRecord {

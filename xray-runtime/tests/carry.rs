@@ -4,8 +4,18 @@ use xray_runtime::testing::{self, FinishedSpan};
 use xray_runtime::{SamplerKind, traced, xray_root};
 
 fn assert_child(child: &FinishedSpan, parent: &FinishedSpan) {
-    assert_eq!(child.trace_id, parent.trace_id, "{} in {}'s trace", child.name, parent.name);
-    assert_eq!(child.parent_span_id.as_deref(), Some(parent.span_id.as_str()), "{} under {}", child.name, parent.name);
+    assert_eq!(
+        child.trace_id, parent.trace_id,
+        "{} in {}'s trace",
+        child.name, parent.name
+    );
+    assert_eq!(
+        child.parent_span_id.as_deref(),
+        Some(parent.span_id.as_str()),
+        "{} under {}",
+        child.name,
+        parent.name
+    );
 }
 
 #[traced]
@@ -31,14 +41,25 @@ async fn fan_out() -> u32 {
 #[test]
 fn spawned_tasks_and_blocking_work_keep_their_parent() {
     let capture = testing::capture();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     assert_eq!(runtime.block_on(fan_out()), 13);
     drop(runtime);
     let root = capture.span("fan_out");
     let tasks = capture.spans_named("in_task");
     assert_eq!(tasks.len(), 2);
-    let carried: Vec<_> = tasks.iter().filter(|t| t.trace_id == root.trace_id).collect();
-    assert_eq!(carried.len(), 1, "only the carried task joins the trace: {tasks:?}");
+    let carried: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.trace_id == root.trace_id)
+        .collect();
+    assert_eq!(
+        carried.len(),
+        1,
+        "only the carried task joins the trace: {tasks:?}"
+    );
     assert_child(carried[0], &root);
     assert_child(&capture.span("blocking_work"), &root);
 }
@@ -60,7 +81,10 @@ fn threads_keep_their_parent_and_propagate_it() {
     let root = capture.span("threads");
     let child = capture.span("on_thread");
     assert_child(&child, &root);
-    assert_eq!(header, format!("Root={};Parent={};Sampled=1", root.trace_id, child.span_id));
+    assert_eq!(
+        header,
+        format!("Root={};Parent={};Sampled=1", root.trace_id, child.span_id)
+    );
 }
 
 #[test]
