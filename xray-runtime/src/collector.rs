@@ -315,8 +315,16 @@ impl Finished {
         let mut attributes = Vec::new();
         let mut events = Vec::new();
         let mut status = opentelemetry::trace::Status::Unset;
+        let mut name = Cow::Borrowed(self.spec.name);
+        let mut kind = self.spec.kind.clone();
         if let Some(extra) = self.extra {
             let extra = *extra;
+            if let Some(dynamic) = extra.name {
+                name = dynamic;
+            }
+            if let Some(dynamic) = extra.kind {
+                kind = dynamic;
+            }
             attributes = extra.attributes;
             if !extra.annotations.is_empty() {
                 attributes.push(KeyValue::new(
@@ -341,8 +349,8 @@ impl Finished {
             ),
             parent_span_id: SpanId::from(self.parent_id),
             parent_span_is_remote: self.parent_remote,
-            span_kind: self.spec.kind.clone(),
-            name: Cow::Borrowed(self.spec.name),
+            span_kind: kind,
+            name,
             start_time: converter.wall(self.start),
             end_time: converter.wall(self.end),
             attributes,

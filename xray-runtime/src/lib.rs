@@ -154,11 +154,16 @@ pub use config::{
     Config, DEFAULT_PROPAGATORS, DEFAULT_SHUTDOWN_TIMEOUT, ExporterKind, Protocol, SamplerKind,
 };
 pub use id::XrayIdGenerator;
+/// OpenTelemetry's context, as [`Span::root`] and [`current_context`] use it.
+pub use opentelemetry::Context;
+/// The kind of a [`Span`] (OpenTelemetry's).
+pub use opentelemetry::trace::SpanKind;
 pub use provider::{FlushError, Guard, flush, init};
 pub use span::{
-    ANNOTATIONS_KEY, CANCELLED_KEY, EXCEPTION_ORIGIN_KEY, InvalidAnnotationKey, SpanHandle,
+    ANNOTATIONS_KEY, CANCELLED_KEY, EXCEPTION_ORIGIN_KEY, InvalidAnnotationKey, Span, SpanHandle,
     WithSpan, add_event, annotate, current_context, current_span, current_span_id,
     current_trace_header, current_trace_id, is_valid_annotation_key, record_error, set_attribute,
+    set_status_error,
 };
 pub use value::{AnnotationValue, AttributeValue, MAX_VALUE_LEN};
 
