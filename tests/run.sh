@@ -8,3 +8,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash tests/collector/install-rotel.sh
 cargo test --workspace "$@"
+cargo test -p xray-macros --features disabled "$@"   # tracing compiled out: items come back unchanged

@@ -1,0 +1,125 @@
+//! The configurations measured by the xray benchmarks, shared by the
+//! criterion benches (`benches/*.rs`), the callgrind probe (`src/bin/probe.rs`)
+//! and the throughput driver (`src/bin/throughput.rs`).
+//!
+//! Every configuration wraps the same trivial [`body`]; only the
+//! instrumentation around it differs. One module per instrumentation:
+//! [`xray`] (this workspace), [`otel`] (the raw OpenTelemetry SDK),
+//! [`tr`] (`tracing` + `tracing-opentelemetry`), [`fr`] (`fastrace`), and
+//! [`micro`] (ids, headers, exporters).
+
+use std::future::Future;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+pub mod fr;
+pub mod micro;
+pub mod otel;
+pub mod tr;
+pub mod xray;
+
+/// The span name every configuration uses.
+pub const SPAN_NAME: &str = "bench_span";
+
+/// The measured function: two ALU operations on opaque values.
+#[inline(never)]
+pub fn body(x: u64) -> u64 {
+    black_box(x).wrapping_mul(black_box(3)) ^ black_box(0x5a)
+}
+
+/// Configuration 1: the plain call, no instrumentation.
+#[inline(never)]
+pub fn plain(x: u64) -> u64 {
+    body(x)
+}
+
+/// The baseline of the nested configurations: 11 plain calls (a parent's
+/// body and 10 children).
+#[inline(never)]
+pub fn plain_nested(x: u64) -> u64 {
+    let mut acc = body(x);
+    for i in 0..10 {
+        acc ^= plain(x.wrapping_add(i));
+    }
+    acc
+}
+
+/// Spans the [`DropExporter`]s of this process were handed.
+static EXPORTED: AtomicU64 = AtomicU64::new(0);
+/// Batches the [`DropExporter`]s of this process were handed.
+static BATCHES: AtomicU64 = AtomicU64::new(0);
+
+/// How many spans every [`DropExporter`] of this process has received.
+pub fn exported_spans() -> u64 {
+    EXPORTED.load(Ordering::Acquire)
+}
+
+/// How many batches every [`DropExporter`] of this process has received.
+pub fn exported_batches() -> u64 {
+    BATCHES.load(Ordering::Acquire)
+}
+
+/// An exporter that counts the spans of each batch and drops the batch.
+///
+/// The batch is dropped on the exporting thread, as a real exporter would
+/// free it after serializing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DropExporter;
+
+impl SpanExporter for DropExporter {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        EXPORTED.fetch_add(batch.len() as u64, Ordering::AcqRel);
+        BATCHES.fetch_add(1, Ordering::Relaxed);
+        drop(batch);
+        std::future::ready(Ok(()))
+    }
+}
+
+/// The cargo target directory: `$CARGO_TARGET_DIR`, else the directory
+/// three levels above this executable (`target/release/deps/<bench>` or
+/// `target/release/<bin>` both resolve to `target`).
+pub fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let mut dir = exe.as_path();
+    while let Some(parent) = dir.parent() {
+        if parent.file_name().is_some_and(|n| n == "target") {
+            return parent.to_path_buf();
+        }
+        dir = parent;
+    }
+    PathBuf::from("target")
+}
+
+/// Where the benches and scripts leave their side results (drop counts,
+/// callgrind and throughput tables): `<target>/xray-bench`.
+pub fn results_dir() -> PathBuf {
+    let dir = target_dir().join("xray-bench");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// Peak resident set size of this process in KiB (`VmHWM`), if readable.
+pub fn peak_rss_kib() -> Option<u64> {
+    proc_status_kib("VmHWM:")
+}
+
+/// Current resident set size of this process in KiB (`VmRSS`), if readable.
+pub fn rss_kib() -> Option<u64> {
+    proc_status_kib("VmRSS:")
+}
+
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
