@@ -765,20 +765,35 @@ fn error_return_flushes_every_span_with_the_error() {
             "status of {}{run}",
             failed.name
         );
-        let attributes = exception(failed, &run);
+    }
+    // The error is recorded as an exception once, where it arose; the levels
+    // it bubbled through point at that span.
+    let attributes = exception(check, &run);
+    assert!(
+        attributes
+            .get("exception.type")
+            .and_then(Json::as_str)
+            .is_some_and(|t| t.ends_with("JobError")),
+        "exception.type of err_check_row{run}"
+    );
+    assert_eq!(
+        attributes.get("exception.message").and_then(Json::as_str),
+        Some("row 2 failed validation"),
+        "exception.message of err_check_row{run}"
+    );
+    for bubbled in [job, validate] {
         assert!(
-            attributes
-                .get("exception.type")
-                .and_then(Json::as_str)
-                .is_some_and(|t| t.ends_with("JobError")),
-            "exception.type of {}{run}",
-            failed.name
+            bubbled.events.is_empty(),
+            "{} does not repeat the exception event{run}",
+            bubbled.name
         );
         assert_eq!(
-            attributes.get("exception.message").and_then(Json::as_str),
-            Some("row 2 failed validation"),
-            "exception.message of {}{run}",
-            failed.name
+            bubbled
+                .attribute(xray_runtime::EXCEPTION_ORIGIN_KEY)
+                .and_then(Json::as_str),
+            Some(check.span_id.as_str()),
+            "{} points at the span holding the event{run}",
+            bubbled.name
         );
     }
 }

@@ -566,8 +566,15 @@ fn a_bubbling_error_fails_every_level_but_is_recorded_once() {
     for name in ["reserve", "checkout_flow"] {
         let span = capture.span(name);
         assert_eq!(span.status, SpanStatus::Error("disk full".into()), "{name}");
-        assert!(span.event("exception").is_none(), "{name} does not repeat the event");
-        assert_eq!(span.attr_str(xray_runtime::EXCEPTION_ORIGIN_KEY), Some(origin.span_id.as_str()), "{name}");
+        assert!(
+            span.event("exception").is_none(),
+            "{name} does not repeat the event"
+        );
+        assert_eq!(
+            span.attr_str(xray_runtime::EXCEPTION_ORIGIN_KEY),
+            Some(origin.span_id.as_str()),
+            "{name}"
+        );
     }
     // A new, different error in the parent is recorded in full.
     let _ = alias_result();

@@ -13,11 +13,16 @@ use syn::{Expr, Ident, LitBool, LitInt, LitStr, Token, parenthesized};
 #[derive(Debug)]
 pub struct Once<T> {
     pub value: Option<T>,
+    /// Where the option's name was written.
+    pub span: Option<Span>,
 }
 
 impl<T> Default for Once<T> {
     fn default() -> Self {
-        Self { value: None }
+        Self {
+            value: None,
+            span: None,
+        }
     }
 }
 
@@ -28,6 +33,7 @@ impl<T> Once<T> {
             return Err(meta.error(format!("`{name}` is given twice; keep one")));
         }
         self.value = Some(value);
+        self.span = Some(meta.path.span());
         Ok(())
     }
 }
@@ -121,7 +127,29 @@ pub struct SpanArgs {
     pub annotations: Once<Vec<Field>>,
     /// `err` (true) or `err = false`.
     pub err: Once<(bool, Span)>,
-    pub ret: Once<(Format, Span)>,
+    /// `ret`, `ret(%)`, `ret(?)`, `ret = true` (a format), or `ret = false` (`None`).
+    pub ret: Once<(Option<Format>, Span)>,
+    /// On a method inside a `#[traced]` impl block: leave it untraced.
+    pub skip: Once<Span>,
+}
+
+impl SpanArgs {
+    /// The options given, by name and where they were written.
+    pub fn given(&self) -> Vec<(&'static str, Span)> {
+        [
+            ("name", self.name.span),
+            ("kind", self.kind.span),
+            ("args", self.args.span),
+            ("attrs", self.attrs.span),
+            ("annotations", self.annotations.span),
+            ("err", self.err.span),
+            ("ret", self.ret.span),
+            ("skip", self.skip.span),
+        ]
+        .into_iter()
+        .filter_map(|(name, span)| span.map(|span| (name, span)))
+        .collect()
+    }
 }
 
 /// Options of `#[xray_root]` only.
@@ -142,7 +170,7 @@ pub enum Macro {
 impl Macro {
     fn options(self) -> &'static str {
         match self {
-            Macro::Traced => "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`",
+            Macro::Traced => "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `skip`",
             Macro::Root => {
                 "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `headers`, `trace_header`, `lambda`"
             }
@@ -171,7 +199,21 @@ impl SpanArgs {
             }
             self.name.set(&meta, lit)
         } else if path.is_ident("kind") {
-            let kind = Ident::parse_any(meta.value()?).map_err(|e| {
+            let input = meta.value()?;
+            if input.peek(LitStr) {
+                let lit: LitStr = input.parse()?;
+                let value = lit.value();
+                let fix = if KINDS.contains(&value.as_str()) {
+                    format!("write it without quotes: `kind = {value}`")
+                } else {
+                    format!("write one of: {}", KINDS.join(", "))
+                };
+                return Err(syn::Error::new(
+                    lit.span(),
+                    format!("`kind` takes a bare word, not a string; {fix}"),
+                ));
+            }
+            let kind = Ident::parse_any(input).map_err(|e| {
                 syn::Error::new(
                     e.span(),
                     format!("`kind` takes one of: {}", KINDS.join(", ")),
@@ -188,17 +230,13 @@ impl SpanArgs {
             }
             self.kind.set(&meta, kind)
         } else if path.is_ident("args") {
+            if !meta.input.peek(syn::token::Paren) {
+                return Err(meta.error("`args` takes argument names, as in `args(id, user)`"));
+            }
             let content;
             parenthesized!(content in meta.input);
-            let names =
-                Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, Ident::parse_any)
-                    .map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        "`args` takes argument names, as in `args(id, user)`",
-                    )
-                })?;
-            self.args.set(&meta, names.into_iter().collect())
+            let names = parse_arg_names(&content)?;
+            self.args.set(&meta, names)
         } else if path.is_ident("attrs") {
             let content;
             parenthesized!(content in meta.input);
@@ -225,7 +263,16 @@ impl SpanArgs {
             self.err.set(&meta, (on, span))
         } else if path.is_ident("ret") {
             let span = path.span();
-            let format = if meta.input.peek(syn::token::Paren) {
+            let format = if meta.input.peek(Token![=]) {
+                // `ret = false` turns off the `ret` of a #[traced] impl block.
+                let lit: LitBool = meta.value()?.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`ret` takes `true` or `false`, or a format: `ret(%)` (Display), `ret(?)` (Debug)",
+                    )
+                })?;
+                lit.value.then_some(Format::Auto)
+            } else if meta.input.peek(syn::token::Paren) {
                 let content;
                 parenthesized!(content in meta.input);
                 let format = parse_format(&content)?;
@@ -234,11 +281,19 @@ impl SpanArgs {
                         content.error("`ret` takes `%` (Display) or `?` (Debug), as in `ret(%)`")
                     );
                 }
-                format
+                Some(format)
             } else {
-                Format::Auto
+                Some(Format::Auto)
             };
             self.ret.set(&meta, (format, span))
+        } else if path.is_ident("skip") && which == Macro::Traced {
+            if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                return Err(meta.error(
+                    "`skip` takes no value; write `#[traced(skip)]` on the method to leave untraced",
+                ));
+            }
+            let span = path.span();
+            self.skip.set(&meta, span)
         } else if let (Some(root), Macro::Root) = (root, which) {
             if path.is_ident("headers") {
                 let expr: Expr = meta.value()?.parse()?;
@@ -256,6 +311,51 @@ impl SpanArgs {
             Err(unknown(&meta, which))
         }
     }
+}
+
+/// The names in `args(...)`. An expression where a name belongs gets the
+/// `attrs(...)` spelling that records it.
+fn parse_arg_names(content: ParseStream<'_>) -> syn::Result<Vec<Ident>> {
+    let mut names = Vec::new();
+    while !content.is_empty() {
+        let fork = content.fork();
+        let name = Ident::parse_any(content).map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "`args` takes argument names, as in `args(id, user)`",
+            )
+        })?;
+        if !content.is_empty() && !content.peek(Token![,]) {
+            let Ok(expr) = fork.parse::<Expr>() else {
+                return Err(content.error("expected `,` between argument names"));
+            };
+            let key = match &expr {
+                Expr::Field(field) => match &field.member {
+                    syn::Member::Named(ident) => ident.unraw().to_string(),
+                    syn::Member::Unnamed(index) => format!("{name}_{}", index.index),
+                },
+                _ => name.unraw().to_string(),
+            };
+            let text = quote::quote!(#expr)
+                .to_string()
+                .replace(" . ", ".")
+                .replace(" (", "(")
+                .replace("( ", "(")
+                .replace(" )", ")");
+            return Err(syn::Error::new(
+                expr.span(),
+                format!(
+                    "`args` takes argument names only; to record `{text}`, write `attrs({key} = {text})`"
+                ),
+            ));
+        }
+        names.push(name);
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(names)
 }
 
 fn unknown(meta: &ParseNestedMeta<'_>, which: Macro) -> syn::Error {

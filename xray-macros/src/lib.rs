@@ -4,11 +4,23 @@
 //! everything their expansions call:
 //! `use xray_runtime::{traced, xray_main, xray_root};`. The documentation of
 //! each macro lives there.
+//!
+//! Each macro is a one-line switch into `expand`, which works on
+//! `proc_macro2` tokens: parse (`args`, `item`, `impl_block`), validate
+//! (`validate`), resolve (`options`), generate (`instrument`, `entry`).
 
 mod args;
+mod async_like;
+mod entry;
 mod expand;
+mod impl_block;
+mod instrument;
 mod item;
+mod options;
 mod paths;
+#[cfg(test)]
+mod tests;
+mod validate;
 
 use proc_macro::TokenStream;
 

@@ -1420,7 +1420,9 @@ impl Span {
         O: FnOnce(&F::Output),
     {
         Instrumented::new(
-            PendingSpan { frame: self.frame.take() },
+            PendingSpan {
+                frame: self.frame.take(),
+            },
             future,
             move |_: &ActiveSpan, output: &F::Output| on_output(output),
         )

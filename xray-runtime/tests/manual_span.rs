@@ -34,7 +34,10 @@ fn a_request_span_continues_the_caller_and_records_the_outcome() {
     assert_eq!(request.kind, SpanKind::Server);
     assert_eq!(request.attr_i64("http.response.status_code"), Some(503));
     assert_eq!(request.status, SpanStatus::Error("HTTP 503".into()));
-    assert_eq!(capture.span("handler").parent_span_id.as_deref(), Some(request.span_id.as_str()));
+    assert_eq!(
+        capture.span("handler").parent_span_id.as_deref(),
+        Some(request.span_id.as_str())
+    );
 }
 
 #[test]
@@ -45,13 +48,18 @@ fn an_instrumented_future_ends_the_span_when_it_completes() {
         xray_runtime::set_attribute("status", i64::from(*status));
         xray_runtime::set_status_error("failed");
     });
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     assert_eq!(runtime.block_on(future), 503);
     let span = capture.span("consume orders");
     assert_eq!(span.kind, SpanKind::Consumer);
     assert_eq!(span.attr_i64("status"), Some(503));
     assert_eq!(span.status, SpanStatus::Error("failed".into()));
-    assert_eq!(capture.span("handler").parent_span_id.as_deref(), Some(span.span_id.as_str()));
+    assert_eq!(
+        capture.span("handler").parent_span_id.as_deref(),
+        Some(span.span_id.as_str())
+    );
 }
 
 #[test]
@@ -64,6 +72,9 @@ fn a_child_span_nests_under_the_current_one() {
     drop(outer);
     let outer = capture.span("outer");
     let inner = capture.span("inner");
-    assert_eq!(inner.parent_span_id.as_deref(), Some(outer.span_id.as_str()));
+    assert_eq!(
+        inner.parent_span_id.as_deref(),
+        Some(outer.span_id.as_str())
+    );
     assert_eq!(inner.kind, SpanKind::Client);
 }

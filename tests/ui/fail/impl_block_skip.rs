@@ -2,15 +2,11 @@ use xray_runtime::traced;
 
 struct Store;
 
-#[traced]
+#[traced(skip)]
 impl Store {
     fn load(&self) {}
-
-    #[traced(skip)]
-    fn helper(&self) {}
 }
 
 fn main() {
     Store.load();
-    Store.helper();
 }

@@ -1,0 +1,8 @@
+use xray_runtime::traced;
+
+#[traced(kind = "client")]
+fn fetch() {}
+
+fn main() {
+    fetch();
+}
