@@ -74,10 +74,14 @@ struct Shared {
     sdk_dropped: AtomicU64,
     thread: OnceLock<Thread>,
     stopped: AtomicBool,
+    /// Set with every wake-up. The thread's park token alone is not enough:
+    /// an exporter's future parks the same thread and would swallow it.
+    woken: AtomicBool,
 }
 
 impl Shared {
     fn wake(&self) {
+        self.woken.store(true, Ordering::Release);
         if let Some(thread) = self.thread.get() {
             thread.unpark();
         }
@@ -118,6 +122,7 @@ impl Collector {
             sdk_dropped: AtomicU64::new(0),
             thread: OnceLock::new(),
             stopped: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
         });
         let worker = Worker {
             shared: shared.clone(),
@@ -213,7 +218,10 @@ impl Worker {
             let wait = delay
                 .saturating_sub(last_export.elapsed())
                 .min(Duration::from_secs(1));
-            thread::park_timeout(wait);
+            if !self.shared.woken.swap(false, Ordering::AcqRel) {
+                thread::park_timeout(wait);
+                self.shared.woken.store(false, Ordering::Release);
+            }
             clock::refresh_epoch_seconds();
 
             let requests = std::mem::take(
