@@ -6,6 +6,18 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# The interoperability test reads our headers with the ADOT propagators of
+# Python and JavaScript: it needs Node.js and npm (installed here from the
+# distribution's packages when missing and we may).
+if ! command -v npm >/dev/null 2>&1; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Node.js and npm (apt) for the ADOT interoperability test"
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+        echo "tests/run.sh: Node.js and npm are needed (for the ADOT interoperability test); install them first" >&2
+        exit 1
+    fi
+fi
 bash tests/collector/install-rotel.sh
 cargo test --workspace "$@"
 cargo test -p xray-macros --features disabled "$@"   # tracing compiled out: items come back unchanged

@@ -137,6 +137,8 @@ mod clock;
 mod collector;
 mod config;
 pub mod export;
+#[cfg(feature = "http")]
+pub mod http;
 mod id;
 mod private;
 pub mod propagation;
@@ -147,6 +149,10 @@ mod span;
 pub mod testing;
 mod value;
 
+#[cfg(feature = "reqwest")]
+pub use self::http::RequestBuilderExt;
+#[cfg(feature = "tower")]
+pub use self::http::XrayLayer;
 pub use carry::thread;
 #[cfg(feature = "tokio")]
 pub use carry::{spawn, spawn_blocking};
