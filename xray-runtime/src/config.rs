@@ -248,8 +248,16 @@ pub(crate) struct Resolved {
     pub exporters: Vec<ExporterKind>,
     /// True when the console exporter was chosen only because nothing chose one.
     pub exporter_fell_back: bool,
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
     pub protocol: Protocol,
     /// An endpoint from code, used only when no endpoint variable is set.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
     pub code_endpoint: Option<String>,
     pub propagators: Vec<PropagatorKind>,
     pub sampler: SamplerKind,

@@ -54,10 +54,16 @@ extern crate self as xray_runtime;
 /// and `async` functions, methods, generic functions and `impl Trait`
 /// signatures; the signature, borrows and the future's `Send`-ness do not change.
 ///
+/// Also on functions returning `impl Future` whose body ends in an `async`
+/// block (the returned future is traced), on `async-trait` methods (above or
+/// below `#[async_trait]`), and on whole `impl` blocks: every method is
+/// traced, a method's own `#[traced(...)]` overrides the block's options, and
+/// `#[traced(skip)]` leaves it out.
+///
 /// Options: `name = "..."`, `kind = internal|server|client|producer|consumer`,
 /// `args(a, b)`, `attrs(key.path = expr, k = %display, k = ?debug)`,
-/// `annotations(key = expr)`, `err` / `err = false`, `ret` / `ret(%)` / `ret(?)`.
-/// See the README for the full table.
+/// `annotations(key = expr)`, `err` / `err = false`, `ret` / `ret(%)` /
+/// `ret(?)` / `ret = false`, `skip`. See the README for the full table.
 ///
 /// ```
 /// use xray_runtime::traced;

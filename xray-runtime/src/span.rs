@@ -1376,6 +1376,40 @@ impl Span {
         }
     }
 
+    /// Records `error`: status Error with its message and an `exception`
+    /// event (type, message, causes).
+    pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) {
+        if let Some(frame) = self.frame.as_mut().filter(|frame| frame.sampled) {
+            frame.record_error(ErrorInfo {
+                type_name: std::any::type_name::<E>(),
+                message: error.to_string(),
+                causes: crate::private::error_causes(error),
+            });
+        }
+    }
+
+    /// Adds an event, timestamped now.
+    pub fn add_event<K, V>(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        attributes: impl IntoIterator<Item = (K, V)>,
+    ) where
+        K: Into<Key>,
+        V: AttributeValue,
+    {
+        if let Some(frame) = self.frame.as_mut().filter(|frame| frame.sampled) {
+            let attributes = attributes
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(k, v.to_value()))
+                .collect();
+            frame.extra().events.push(RawEvent {
+                name: name.into(),
+                at: clock::ticks(),
+                attributes,
+            });
+        }
+    }
+
     /// The span's context (trace id, span id, sampling decision), for
     /// propagation; invalid when tracing is off.
     pub fn span_context(&self) -> SpanContext {

@@ -78,3 +78,21 @@ fn a_child_span_nests_under_the_current_one() {
     );
     assert_eq!(inner.kind, SpanKind::Client);
 }
+
+#[test]
+fn errors_and_events_are_recorded_on_a_span() {
+    let capture = testing::capture();
+    let mut span = Span::root("poll queue", SpanKind::Consumer, &Context::new());
+    span.add_event("batch.received", [("messages", 3i64)]);
+    span.record_error(&std::io::Error::other("queue closed"));
+    drop(span);
+    let span = capture.span("poll queue");
+    assert_eq!(span.status, SpanStatus::Error("queue closed".into()));
+    let event = span.event("batch.received").expect("event");
+    assert_eq!(event.attr("messages").as_deref(), Some("3"));
+    let exception = span.event("exception").expect("exception event");
+    assert_eq!(
+        exception.attr("exception.message").as_deref(),
+        Some("queue closed")
+    );
+}
