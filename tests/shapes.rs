@@ -11,21 +11,6 @@ use std::time::Duration;
 use xray_runtime::testing::{self, Capture, FinishedSpan, SpanStatus};
 use xray_runtime::{traced, xray_root};
 
-fn assert_child(child: &FinishedSpan, parent: &FinishedSpan) {
-    assert_eq!(
-        child.trace_id, parent.trace_id,
-        "{} in the trace of {}",
-        child.name, parent.name
-    );
-    assert_eq!(
-        child.parent_span_id.as_deref(),
-        Some(parent.span_id.as_str()),
-        "{} should be a child of {}",
-        child.name,
-        parent.name
-    );
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -46,7 +31,7 @@ fn leaf(n: u32) -> u32 {
 /// The only `leaf` span, checked to be a child of `parent`.
 fn leaf_under(capture: &Capture, parent: &FinishedSpan) -> FinishedSpan {
     let leaf = capture.span("leaf");
-    assert_child(&leaf, parent);
+    leaf.assert_child_of(parent);
     leaf
 }
 
@@ -187,7 +172,7 @@ fn generics_and_impl_trait() {
     assert_eq!(summed.attr_str("values"), Some("[1, 2]"));
     let leaves = capture.spans_named("leaf");
     assert_eq!(leaves.len(), 2);
-    leaves.iter().for_each(|l| assert_child(l, &summed));
+    leaves.iter().for_each(|leaf| leaf.assert_child_of(&summed));
 }
 
 // --- async fn ------------------------------------------------------------------
@@ -302,7 +287,7 @@ fn returned_futures_nest() {
     let capture = testing::capture();
     runtime().block_on(outer_caller());
     let outer = capture.span("outer_caller");
-    assert_child(&capture.span("returns_future"), &outer);
+    capture.span("returns_future").assert_child_of(&outer);
 }
 
 #[xray_root(trace_header = header)]
@@ -443,7 +428,7 @@ fn trait_default_methods() {
     assert_eq!(runtime().block_on(English.greet_later()), "hello world");
     let later = capture.span("greet_later");
     let greet = capture.span("greet");
-    assert_child(&greet, &later);
+    greet.assert_child_of(&later);
     assert_eq!(greet.attr_str("xray.return"), Some("hello world"));
     leaf_under(&capture, &greet);
 }
@@ -597,8 +582,8 @@ fn recursion_nests() {
     assert_eq!(spans.len(), 3);
     // Innermost ends first.
     assert_eq!(spans[0].attr_i64("n"), Some(0));
-    assert_child(&spans[0], &spans[1]);
-    assert_child(&spans[1], &spans[2]);
+    spans[0].assert_child_of(&spans[1]);
+    spans[1].assert_child_of(&spans[2]);
     assert!(spans[2].is_root());
     assert_eq!(spans[2].attr_i64("xray.return"), Some(2));
 }

@@ -12,21 +12,6 @@ fn root_of(capture: &Capture, name: &str) -> FinishedSpan {
     span
 }
 
-fn assert_child(child: &FinishedSpan, parent: &FinishedSpan) {
-    assert_eq!(
-        child.trace_id, parent.trace_id,
-        "{} in the trace of {}",
-        child.name, parent.name
-    );
-    assert_eq!(
-        child.parent_span_id.as_deref(),
-        Some(parent.span_id.as_str()),
-        "{} should be a child of {}",
-        child.name,
-        parent.name
-    );
-}
-
 // --- nesting, names, kinds -------------------------------------------------
 
 #[xray_root(name = "GET /orders")]
@@ -59,9 +44,9 @@ fn nested_spans_form_one_tree() {
     let load = capture.span("load_order");
     let db = capture.span("db.query");
     let price = capture.span("price");
-    assert_child(&load, &root);
-    assert_child(&db, &load);
-    assert_child(&price, &root);
+    load.assert_child_of(&root);
+    db.assert_child_of(&load);
+    price.assert_child_of(&root);
     assert_eq!(db.kind, xray_runtime::__private::SpanKind::Client);
     assert_eq!(load.kind, xray_runtime::__private::SpanKind::Internal);
     assert_eq!(
@@ -128,7 +113,7 @@ fn each_root_call_is_its_own_trace_even_inside_a_span() {
             .iter()
             .find(|j| j.trace_id == step.trace_id)
             .expect("step in a job's trace");
-        assert_child(&step, job);
+        step.assert_child_of(job);
     }
 }
 
@@ -155,7 +140,7 @@ fn a_header_with_parent_continues_the_callers_trace() {
     assert_eq!(root.trace_id, ROOT);
     assert_eq!(root.parent_span_id.as_deref(), Some("53995c3f42cd8ad8"));
     assert!(root.parent_is_remote);
-    assert_child(&capture.span("inner_work"), &root);
+    capture.span("inner_work").assert_child_of(&root);
     // What we would send on: same trace, our span as parent, decision kept.
     assert_eq!(
         out,
@@ -381,10 +366,9 @@ fn a_panic_fails_every_span_it_unwinds_through_and_continues() {
                 .is_some_and(|f| f.ends_with("spans.rs"))
         );
     }
-    assert_child(
-        &capture.span("panicking_child"),
-        &capture.span("panicking_root"),
-    );
+    capture
+        .span("panicking_child")
+        .assert_child_of(&capture.span("panicking_root"));
 }
 
 // --- async -------------------------------------------------------------------
@@ -427,10 +411,10 @@ fn async_spans_nest_across_awaits() {
     let children = capture.spans_named("async_child");
     assert_eq!(children.len(), 2);
     for child in &children {
-        assert_child(child, &root);
+        (child).assert_child_of(&root);
         assert!(child.duration() >= Duration::from_millis(2));
     }
-    assert_child(&capture.span("sync_inside_async"), &root);
+    capture.span("sync_inside_async").assert_child_of(&root);
     assert_eq!(
         xray_runtime::current_span_id(),
         None,

@@ -78,21 +78,6 @@ fn named<'a>(spans: &'a [FinishedSpan], name: &str) -> &'a FinishedSpan {
     }
 }
 
-fn assert_child(child: &FinishedSpan, parent: &FinishedSpan) {
-    assert_eq!(
-        child.trace_id, parent.trace_id,
-        "{} in {}'s trace",
-        child.name, parent.name
-    );
-    assert_eq!(
-        child.parent_span_id.as_deref(),
-        Some(parent.span_id.as_str()),
-        "{} should be a child of {}",
-        child.name,
-        parent.name
-    );
-}
-
 /// The 32 hex digits of an X-Ray trace id, as W3C writes them.
 fn w3c_trace_id(xray: &str) -> String {
     xray.trim_start_matches("1-").replace('-', "")
@@ -134,17 +119,17 @@ async fn one_trace_across_three_services() {
 
     // The links, hop by hop.
     assert!(shopper.is_root());
-    assert_child(to_store, shopper);
-    assert_child(store_server, to_store);
+    to_store.assert_child_of(shopper);
+    store_server.assert_child_of(to_store);
     assert!(
         store_server.parent_is_remote,
         "the store's parent is in the shopper"
     );
-    assert_child(reserve, store_server);
-    assert_child(to_warehouse, reserve);
-    assert_child(warehouse_server, to_warehouse);
+    reserve.assert_child_of(store_server);
+    to_warehouse.assert_child_of(reserve);
+    warehouse_server.assert_child_of(to_warehouse);
     assert!(warehouse_server.parent_is_remote);
-    assert_child(count, warehouse_server);
+    count.assert_child_of(warehouse_server);
     assert!(!reserve.parent_is_remote && !to_warehouse.parent_is_remote);
 
     // Kinds.
@@ -414,7 +399,7 @@ async fn failures_and_route_names() {
     assert_eq!(client.attr_i64("http.response.status_code"), Some(500));
     assert!(matches!(client.status, SpanStatus::Error(_)));
     let fail = named(&spans, "GET /fail");
-    assert_child(fail, client);
+    fail.assert_child_of(client);
     assert!(matches!(
         named(&spans, "GET /upstream-fail").status,
         SpanStatus::Error(_)

@@ -311,6 +311,26 @@ impl FinishedSpan {
         self.events.iter().find(|e| e.name == name)
     }
 
+    /// Asserts that this span is a direct child of `parent`: same trace, and
+    /// `parent` as its parent span.
+    ///
+    /// # Panics
+    /// When it is not, with both spans' names and ids in the message.
+    #[track_caller]
+    pub fn assert_child_of(&self, parent: &FinishedSpan) {
+        assert!(
+            self.trace_id == parent.trace_id
+                && self.parent_span_id.as_deref() == Some(parent.span_id.as_str()),
+            "{} (trace {}, parent {:?}) should be a child of {} (trace {}, span {})",
+            self.name,
+            self.trace_id,
+            self.parent_span_id,
+            parent.name,
+            parent.trace_id,
+            parent.span_id,
+        );
+    }
+
     /// Whether the span has no parent.
     pub fn is_root(&self) -> bool {
         self.parent_span_id.is_none()

@@ -1,22 +1,7 @@
 //! Work moved to other threads and tasks keeps its parent span.
 
-use xray_runtime::testing::{self, FinishedSpan};
+use xray_runtime::testing;
 use xray_runtime::{SamplerKind, traced, xray_root};
-
-fn assert_child(child: &FinishedSpan, parent: &FinishedSpan) {
-    assert_eq!(
-        child.trace_id, parent.trace_id,
-        "{} in {}'s trace",
-        child.name, parent.name
-    );
-    assert_eq!(
-        child.parent_span_id.as_deref(),
-        Some(parent.span_id.as_str()),
-        "{} under {}",
-        child.name,
-        parent.name
-    );
-}
 
 #[traced]
 async fn in_task(n: u32) -> u32 {
@@ -60,8 +45,8 @@ fn spawned_tasks_and_blocking_work_keep_their_parent() {
         1,
         "only the carried task joins the trace: {tasks:?}"
     );
-    assert_child(carried[0], &root);
-    assert_child(&capture.span("blocking_work"), &root);
+    carried[0].assert_child_of(&root);
+    capture.span("blocking_work").assert_child_of(&root);
 }
 
 #[traced]
@@ -80,7 +65,7 @@ fn threads_keep_their_parent_and_propagate_it() {
     let header = threads().expect("a header inside the thread's span");
     let root = capture.span("threads");
     let child = capture.span("on_thread");
-    assert_child(&child, &root);
+    child.assert_child_of(&root);
     assert_eq!(
         header,
         format!("Root={};Parent={};Sampled=1", root.trace_id, child.span_id)
