@@ -112,7 +112,10 @@ const MAX_LINEAGE_LEN: usize = 64;
 /// use xray_runtime::propagation::{Sampling, XrayHeader};
 ///
 /// let header = XrayHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?").unwrap();
+/// assert_eq!(header.sampling, Sampling::Requested);
+/// let header = XrayHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793").unwrap();
 /// assert_eq!(header.sampling, Sampling::Deferred);
+/// assert!(Sampling::Requested.is_deferred() && Sampling::Deferred.is_deferred());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sampling {
@@ -120,19 +123,29 @@ pub enum Sampling {
     Sampled,
     /// `Sampled=0`: the caller does not record this trace.
     NotSampled,
-    /// `Sampled=?`, no `Sampled` field, or a value X-Ray does not define: the receiver
+    /// `Sampled=?`: the caller asks the receiver to decide, and to say what it
+    /// decided (X-Ray SDKs answer with `Sampled=0|1` in the response header).
+    Requested,
+    /// No `Sampled` field, or a value X-Ray does not define: the receiver
     /// decides. An unknown value is never taken as sampled.
     Deferred,
 }
 
 impl Sampling {
-    /// Reads a `Sampled` value; anything but `1` or `0` defers the decision.
+    /// Reads a `Sampled` value; anything but `1`, `0` or `?` defers the decision.
     fn from_field(value: &str) -> Self {
         match value {
             SAMPLED_YES => Self::Sampled,
             SAMPLED_NO => Self::NotSampled,
+            SAMPLED_DEFERRED => Self::Requested,
             _ => Self::Deferred,
         }
+    }
+
+    /// Whether the caller left the decision to the receiver (`Sampled=?`,
+    /// missing or unknown).
+    pub fn is_deferred(self) -> bool {
+        matches!(self, Self::Requested | Self::Deferred)
     }
 
     /// The decision of a span that exists: it is either sampled or not.
@@ -144,12 +157,14 @@ impl Sampling {
         }
     }
 
-    /// The `Sampled` value written for this decision.
-    const fn as_field(self) -> &'static str {
+    /// The `Sampled` value written for this decision: none when the field
+    /// was missing (or unknown), so what was read is written back.
+    const fn as_field(self) -> Option<&'static str> {
         match self {
-            Self::Sampled => SAMPLED_YES,
-            Self::NotSampled => SAMPLED_NO,
-            Self::Deferred => SAMPLED_DEFERRED,
+            Self::Sampled => Some(SAMPLED_YES),
+            Self::NotSampled => Some(SAMPLED_NO),
+            Self::Requested => Some(SAMPLED_DEFERRED),
+            Self::Deferred => None,
         }
     }
 
@@ -157,7 +172,7 @@ impl Sampling {
     fn trace_flags(self) -> TraceFlags {
         match self {
             Self::Sampled => TraceFlags::SAMPLED,
-            Self::NotSampled | Self::Deferred => TraceFlags::NOT_SAMPLED,
+            Self::NotSampled | Self::Requested | Self::Deferred => TraceFlags::NOT_SAMPLED,
         }
     }
 }
@@ -241,7 +256,8 @@ impl XrayHeader {
     }
 
     /// Writes the header value in the canonical form of the X-Ray SDKs: `Root`, then
-    /// `Parent` when present, `Sampled` (`1`, `0` or `?`), and `Lineage` when present.
+    /// `Parent` when present, `Sampled` (`1`, `0` or `?`; absent for a header that had
+    /// none), and `Lineage` when present.
     ///
     /// ```
     /// use opentelemetry::trace::TraceId;
@@ -250,7 +266,7 @@ impl XrayHeader {
     /// let header = XrayHeader {
     ///     trace_id: TraceId::from(0x5759e988_bd862e3fe1be46a994272793),
     ///     parent_id: None,
-    ///     sampling: Sampling::Deferred,
+    ///     sampling: Sampling::Requested,
     ///     lineage: None,
     /// };
     /// assert_eq!(
@@ -283,11 +299,9 @@ impl fmt::Display for XrayHeader {
         if let Some(parent_id) = self.parent_id {
             write!(f, "{FIELD_SEPARATOR}{PARENT_KEY}={parent_id:016x}")?;
         }
-        write!(
-            f,
-            "{FIELD_SEPARATOR}{SAMPLED_KEY}={}",
-            self.sampling.as_field()
-        )?;
+        if let Some(sampled) = self.sampling.as_field() {
+            write!(f, "{FIELD_SEPARATOR}{SAMPLED_KEY}={sampled}")?;
+        }
         if let Some(lineage) = &self.lineage {
             write!(f, "{FIELD_SEPARATOR}{LINEAGE_KEY}={lineage}")?;
         }
@@ -891,7 +905,7 @@ mod tests {
             ("Self=1-67891234-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793;CalledFrom=app", header(None, Deferred, None), "ALB with CalledFrom"),
             ("Root=1-5759e988-bd862e3fe1be46a994272793", header(None, Deferred, None), "Root only"),
             ("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1", header(None, Sampled, None), "Root and Sampled without Parent"),
-            ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?", header(p, Deferred, None), "Sampled=? defers the decision"),
+            ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?", header(p, Requested, None), "Sampled=? asks the receiver to decide"),
             ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8", header(p, Deferred, None), "missing Sampled defers the decision"),
             ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0", header(p, NotSampled, None), "Sampled=0"),
             ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=2", header(p, Deferred, None), "unknown Sampled value is Deferred, never sampled"),
@@ -1023,8 +1037,9 @@ mod tests {
         let cases = [
             (header(Some(PARENT), Sampled, None), CANONICAL, "sampled with parent"),
             (header(Some(PARENT), NotSampled, None), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0", "not sampled"),
-            (header(Some(PARENT), Deferred, None), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?", "deferred"),
-            (header(None, Deferred, None), "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?", "no parent"),
+            (header(Some(PARENT), Requested, None), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?", "decision requested"),
+            (header(None, Requested, None), "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?", "no parent"),
+            (header(Some(PARENT), Deferred, None), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8", "no Sampled field: none written back"),
             (header(Some(PARENT), Sampled, Some("32767:e65a2c4d:255")), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=32767:e65a2c4d:255", "lineage last"),
             (XrayHeader { trace_id: TraceId::from(1), parent_id: Some(SpanId::from(1)), sampling: Sampled, lineage: None }, "Root=1-00000000-000000000000000000000001;Parent=0000000000000001;Sampled=1", "zero padding"),
         ];

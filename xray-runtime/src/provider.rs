@@ -452,19 +452,22 @@ impl XraySampler {
         }
     }
 
-    /// The caller's decision, when there is one to follow.
-    fn inherited(parent: &Context) -> Option<bool> {
+    /// The caller's decision in `parent` (an extracted remote context or a
+    /// local parent), when there is one to follow: both span paths (ours and
+    /// the SDK's) decide with this. `None` when the caller deferred the
+    /// decision (`Sampled=?` or no `Sampled`) or named no decision at all.
+    pub(crate) fn inherited(parent: &Context) -> Option<bool> {
         let span_context = parent.span().span_context().clone();
         let incoming = parent.get::<IncomingXray>();
         if span_context.is_valid() {
             let deferred = span_context.is_remote()
-                && incoming.is_some_and(|i| i.header.sampling == Sampling::Deferred);
+                && incoming.is_some_and(|i| i.header.sampling.is_deferred());
             return (!deferred).then(|| span_context.is_sampled());
         }
         match incoming?.header.sampling {
             Sampling::Sampled => Some(true),
             Sampling::NotSampled => Some(false),
-            Sampling::Deferred => None,
+            Sampling::Requested | Sampling::Deferred => None,
         }
     }
 }

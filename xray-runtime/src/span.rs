@@ -33,7 +33,7 @@ use crate::clock;
 use crate::collector::RINGS;
 use crate::id::{Rng, trace_id_at};
 use crate::propagation::{IncomingXray, Sampling, XrayHeader, xray_trace_id};
-use crate::provider::{self, ENABLED};
+use crate::provider::{self, ENABLED, XraySampler};
 use crate::ring::Ring;
 use crate::value::{AnnotationValue, AttributeValue, truncate};
 
@@ -464,26 +464,20 @@ fn root_frame(spec: &'static SpanSpec, parent: Context) -> Option<Frame> {
         0
     };
     let sc = parent.span().span_context().clone();
-    let incoming = parent
-        .get::<IncomingXray>()
-        .map(|i| (i.header.trace_id, i.header.sampling));
-    let parent_based = provider::parent_based();
+    let incoming = parent.get::<IncomingXray>().map(|i| i.header.trace_id);
+    let decided = if provider::parent_based() {
+        XraySampler::inherited(&parent)
+    } else {
+        None
+    };
     let mut frame = with_local(|local| {
         if sc.is_valid() {
-            let deferred = sc.is_remote() && matches!(incoming, Some((_, Sampling::Deferred)));
             let mut from = Parent::of(&sc);
-            if deferred || !parent_based {
-                from.sampled = provider::sample_root(from.trace_id);
-            }
+            from.sampled = decided.unwrap_or_else(|| provider::sample_root(from.trace_id));
             make_frame(local, spec, Some(from), None, otel_seen)
-        } else if let Some((trace_id, sampling)) = incoming {
+        } else if let Some(trace_id) = incoming {
             // A Root-only header (first hop behind a load balancer) names the
             // trace but no parent span: keep its trace id.
-            let decided = match sampling {
-                Sampling::Sampled if parent_based => Some(true),
-                Sampling::NotSampled if parent_based => Some(false),
-                _ => None,
-            };
             let trace_id = u128::from_be_bytes(trace_id.to_bytes());
             make_frame(local, spec, None, Some((trace_id, decided)), otel_seen)
         } else {

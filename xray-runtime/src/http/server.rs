@@ -13,7 +13,7 @@ use tower_service::Service;
 
 use super::{OnOutput, SpanFuture, attr, header_str, known_method, record_method, unbracket};
 use crate::Context;
-use crate::propagation::{HeaderExtractor, XRAY_HEADER, XrayHeader};
+use crate::propagation::{HeaderExtractor, IncomingXray, Sampling, XRAY_HEADER};
 use crate::span::Span;
 
 /// The longest request path put in a span name, in bytes (the `url.path`
@@ -322,9 +322,9 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let mut span = server_span(&request, self.route);
+        let (mut span, requested) = server_span(&request, self.route);
         let hook = ServerHook {
-            response_header: response_header(&span, request.headers()),
+            response_header: response_header(&span, requested),
         };
         let inner = &mut self.inner;
         let future = span.in_scope(|| inner.call(request));
@@ -344,8 +344,11 @@ fn extract_parent(headers: &HeaderMap) -> Context {
 }
 
 /// The request's SERVER span, its request attributes recorded.
-fn server_span<B>(request: &Request<B>, route: RouteFn) -> Span {
+/// The request's span, and whether the caller asked this service to make
+/// the sampling decision (`Sampled=?`).
+fn server_span<B>(request: &Request<B>, route: RouteFn) -> (Span, bool) {
     let parent = extract_parent(request.headers());
+    let requested = asked_for_decision(&parent);
     let route = route(request.extensions()).map(|route| clip(route, MAX_NAME_PATH_LEN));
     let path = request.uri().path();
     let label = known_method(request.method()).unwrap_or("HTTP");
@@ -355,7 +358,7 @@ fn server_span<B>(request: &Request<B>, route: RouteFn) -> Span {
     );
     let mut span = Span::root(name, SpanKind::Server, &parent);
     if !span.is_recording() {
-        return span;
+        return (span, requested);
     }
     record_method(&mut span, request.method());
     span.set_attribute(attr::URL_PATH, path);
@@ -378,16 +381,16 @@ fn server_span<B>(request: &Request<B>, route: RouteFn) -> Span {
     if let Some(route) = route {
         span.set_attribute(attr::ROUTE, route);
     }
-    span
+    (span, requested)
 }
 
 /// The `X-Amzn-Trace-Id` response header, as the X-Ray SDKs write it:
 /// `Root=<trace id>`, plus `;Sampled=0|1` when the request deferred the
 /// decision with `Sampled=?` (aws-xray-sdk-python's
 /// `prepare_response_header`). `None` when tracing is off.
-fn response_header(span: &Span, headers: &HeaderMap) -> Option<HeaderValue> {
+fn response_header(span: &Span, requested: bool) -> Option<HeaderValue> {
     let trace_id = span.trace_id()?;
-    let value = if asked_for_decision(headers) {
+    let value = if requested {
         let sampled = if span.is_recording() { 1 } else { 0 };
         format!("Root={trace_id};Sampled={sampled}")
     } else {
@@ -396,26 +399,12 @@ fn response_header(span: &Span, headers: &HeaderMap) -> Option<HeaderValue> {
     HeaderValue::from_str(&value).ok()
 }
 
-/// Whether the request carries a valid `X-Amzn-Trace-Id` whose `Sampled`
-/// field is `?`. Only a header that parses (so bounded in length and well
-/// formed) is looked at, and only to answer yes or no.
-fn asked_for_decision(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(XRAY_HEADER)
-        .and_then(|value| value.to_str().ok())
-    else {
-        return false;
-    };
-    if XrayHeader::parse(value).is_none() {
-        return false;
-    }
-    let blanks: &[char] = &[' ', '\t'];
-    value.split(';').any(|field| {
-        field.split_once('=').is_some_and(|(key, value)| {
-            key.trim_matches(blanks).eq_ignore_ascii_case("sampled")
-                && value.trim_matches(blanks) == "?"
-        })
-    })
+/// Whether the caller's `X-Amzn-Trace-Id` (valid, as the propagator
+/// extracted it) asked this service to decide: `Sampled=?`.
+fn asked_for_decision(parent: &Context) -> bool {
+    parent
+        .get::<IncomingXray>()
+        .is_some_and(|incoming| incoming.header.sampling == Sampling::Requested)
 }
 
 /// Records the response (or the failure) on the server span.
@@ -554,18 +543,21 @@ mod tests {
 
     #[test]
     fn only_a_valid_header_with_sampled_question_mark_asks() {
+        use opentelemetry::propagation::TextMapPropagator;
+        let asks = |value: Option<&str>| {
+            let headers = value.map_or_else(HeaderMap::new, with_header);
+            let parent =
+                crate::propagation::XrayPropagator::new().extract(&HeaderExtractor(&headers));
+            asked_for_decision(&parent)
+        };
         let root = "Root=1-5759e988-bd862e3fe1be46a994272793";
-        assert!(asked_for_decision(&with_header(&format!(
+        assert!(asks(Some(&format!(
             "{root};Parent=53995c3f42cd8ad8;Sampled=?"
         ))));
-        assert!(asked_for_decision(&with_header(&format!(
-            "{root}; sampled = ?"
-        ))));
-        assert!(!asked_for_decision(&with_header(root)));
-        assert!(!asked_for_decision(&with_header(&format!(
-            "{root};Sampled=1"
-        ))));
-        assert!(!asked_for_decision(&with_header("Root=1-zz;Sampled=?")));
-        assert!(!asked_for_decision(&HeaderMap::new()));
+        assert!(asks(Some(&format!("{root}; sampled = ?"))));
+        assert!(!asks(Some(root)));
+        assert!(!asks(Some(&format!("{root};Sampled=1"))));
+        assert!(!asks(Some("Root=1-zz;Sampled=?")));
+        assert!(!asks(None));
     }
 }
