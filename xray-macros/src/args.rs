@@ -9,6 +9,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitBool, LitInt, LitStr, Token, parenthesized};
 
+use crate::choices::{Choice, Exporter, Kind, Protocol, Sampler, SamplerName, Written};
+
 /// An option that may be given once; a second occurrence is an error there.
 #[derive(Debug)]
 pub struct Once<T> {
@@ -41,9 +43,6 @@ impl<T> Once<T> {
 fn path_name(path: &syn::Path) -> String {
     quote::quote!(#path).to_string().replace(' ', "")
 }
-
-/// The OpenTelemetry span kinds.
-pub const KINDS: &[&str] = &["internal", "server", "client", "producer", "consumer"];
 
 /// How a recorded value is converted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +120,7 @@ impl Parse for Field {
 #[derive(Default)]
 pub struct SpanArgs {
     pub name: Once<LitStr>,
-    pub kind: Once<Ident>,
+    pub kind: Once<Written<Kind>>,
     pub args: Once<Vec<Ident>>,
     pub attrs: Once<Vec<Field>>,
     pub annotations: Once<Vec<Field>>,
@@ -199,35 +198,7 @@ impl SpanArgs {
             }
             self.name.set(&meta, lit)
         } else if path.is_ident("kind") {
-            let input = meta.value()?;
-            if input.peek(LitStr) {
-                let lit: LitStr = input.parse()?;
-                let value = lit.value();
-                let fix = if KINDS.contains(&value.as_str()) {
-                    format!("write it without quotes: `kind = {value}`")
-                } else {
-                    format!("write one of: {}", KINDS.join(", "))
-                };
-                return Err(syn::Error::new(
-                    lit.span(),
-                    format!("`kind` takes a bare word, not a string; {fix}"),
-                ));
-            }
-            let kind = Ident::parse_any(input).map_err(|e| {
-                syn::Error::new(
-                    e.span(),
-                    format!("`kind` takes one of: {}", KINDS.join(", ")),
-                )
-            })?;
-            if !KINDS.contains(&kind.to_string().as_str()) {
-                return Err(syn::Error::new(
-                    kind.span(),
-                    format!(
-                        "unknown span kind `{kind}`; expected one of: {}",
-                        KINDS.join(", ")
-                    ),
-                ));
-            }
+            let kind = Written::parse(meta.value()?)?;
             self.kind.set(&meta, kind)
         } else if path.is_ident("args") {
             if !meta.input.peek(syn::token::Paren) {
@@ -381,54 +352,18 @@ fn unknown(meta: &ParseNestedMeta<'_>, which: Macro) -> syn::Error {
 #[derive(Default)]
 pub struct MainArgs {
     pub service: Once<LitStr>,
-    pub exporter: Once<Ident>,
+    pub exporter: Once<Written<Exporter>>,
     pub endpoint: Once<LitStr>,
-    pub protocol: Once<Ident>,
+    pub protocol: Once<Written<Protocol>>,
     pub propagators: Once<LitStr>,
     pub sampler: Once<Sampler>,
     pub shutdown_timeout_ms: Once<LitInt>,
 }
 
-pub const EXPORTERS: &[&str] = &["otlp", "console", "json", "none"];
-pub const PROTOCOLS: &[&str] = &["grpc", "http"];
 pub const PROPAGATORS: &[&str] = &["xray", "xray-lambda", "tracecontext", "baggage", "none"];
-pub const SAMPLERS: &[&str] = &[
-    "always_on",
-    "always_off",
-    "traceidratio(RATIO)",
-    "parentbased_always_on",
-    "parentbased_always_off",
-    "parentbased_traceidratio(RATIO)",
-];
-
-/// `sampler = name` or `sampler = name(ratio)`.
-pub struct Sampler {
-    pub name: Ident,
-    pub ratio: Option<syn::LitFloat>,
-}
-
 impl MainArgs {
     pub fn parse_option(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
         let path = &meta.path;
-        let choice =
-            |meta: &ParseNestedMeta<'_>, what: &str, valid: &[&str]| -> syn::Result<Ident> {
-                let ident = Ident::parse_any(meta.value()?).map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        format!("`{what}` takes one of: {}", valid.join(", ")),
-                    )
-                })?;
-                if !valid.contains(&ident.to_string().as_str()) {
-                    return Err(syn::Error::new(
-                        ident.span(),
-                        format!(
-                            "unknown {what} `{ident}`; expected one of: {}",
-                            valid.join(", ")
-                        ),
-                    ));
-                }
-                Ok(ident)
-            };
         let string =
             |meta: &ParseNestedMeta<'_>, what: &str, example: &str| -> syn::Result<LitStr> {
                 meta.value()?.parse::<LitStr>().map_err(|e| {
@@ -448,8 +383,8 @@ impl MainArgs {
             }
             self.service.set(&meta, lit)
         } else if path.is_ident("exporter") {
-            let ident = choice(&meta, "exporter", EXPORTERS)?;
-            self.exporter.set(&meta, ident)
+            let exporter = Written::parse(meta.value()?)?;
+            self.exporter.set(&meta, exporter)
         } else if path.is_ident("endpoint") {
             let lit = string(&meta, "endpoint", "\"http://127.0.0.1:4318\"")?;
             let value = lit.value();
@@ -461,8 +396,8 @@ impl MainArgs {
             }
             self.endpoint.set(&meta, lit)
         } else if path.is_ident("protocol") {
-            let ident = choice(&meta, "protocol", PROTOCOLS)?;
-            self.protocol.set(&meta, ident)
+            let protocol = Written::parse(meta.value()?)?;
+            self.protocol.set(&meta, protocol)
         } else if path.is_ident("propagators") {
             let lit = string(&meta, "propagators", "\"xray,tracecontext\"")?;
             for name in lit.value().split(',').map(str::trim) {
@@ -478,28 +413,13 @@ impl MainArgs {
             }
             self.propagators.set(&meta, lit)
         } else if path.is_ident("sampler") {
-            let name = Ident::parse_any(meta.value()?).map_err(|e| {
-                syn::Error::new(
-                    e.span(),
-                    format!("`sampler` takes one of: {}", SAMPLERS.join(", ")),
-                )
-            })?;
-            let takes_ratio = name == "traceidratio" || name == "parentbased_traceidratio";
-            let known = takes_ratio || SAMPLERS.contains(&name.to_string().as_str());
-            if !known {
-                return Err(syn::Error::new(
-                    name.span(),
-                    format!(
-                        "unknown sampler `{name}`; expected one of: {}",
-                        SAMPLERS.join(", ")
-                    ),
-                ));
-            }
-            let ratio = if takes_ratio {
+            let name: Written<SamplerName> = Written::parse(meta.value()?)?;
+            let ratio = if name.value.takes_ratio() {
                 if !meta.input.peek(syn::token::Paren) {
+                    let word = name.value.name();
                     return Err(syn::Error::new(
-                        name.span(),
-                        format!("`{name}` needs a ratio, as in `{name}(0.05)`"),
+                        name.span,
+                        format!("`{word}` needs a ratio, as in `{word}(0.05)`"),
                     ));
                 }
                 let content;

@@ -43,6 +43,14 @@ impl Shape {
         }
     }
 
+    /// A synchronous `#[track_caller]` function: `Location::caller()` in its
+    /// body must keep reporting the caller, so the body stays in the
+    /// function (a closure would report itself), and nothing is read from
+    /// its value.
+    pub fn keeps_caller_location(&self, function: &ItemFn) -> bool {
+        matches!(self, Shape::Sync) && function.tracks_caller()
+    }
+
     /// The type of the value the span's outcome is read from, when the
     /// signature says it.
     pub fn value_type(&self, sig: &Signature) -> Option<Type> {

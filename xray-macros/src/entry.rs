@@ -1,7 +1,7 @@
 //! `#[xray_main]`: install the provider before `main`'s body, and keep the
 //! guard that flushes it until `main` returns, errs or panics.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::args::MainArgs;
@@ -88,42 +88,19 @@ fn main_setters(args: &MainArgs) -> Vec<TokenStream> {
         setters.push(quote!(.service_name(#service)));
     }
     if let Some(exporter) = &args.exporter.value {
-        let variant = match exporter.to_string().as_str() {
-            "otlp" => "Otlp",
-            "json" => "Json",
-            "none" => "None",
-            _ => "Console",
-        };
-        let variant = Ident::new(variant, exporter.span());
-        setters.push(quote!(.exporter(::xray_runtime::ExporterKind::#variant)));
+        setters.push(quote!(.exporter(#exporter)));
     }
     if let Some(endpoint) = &args.endpoint.value {
         setters.push(quote!(.endpoint(#endpoint)));
     }
     if let Some(protocol) = &args.protocol.value {
-        let variant = if protocol == "grpc" {
-            "Grpc"
-        } else {
-            "HttpProtobuf"
-        };
-        let variant = Ident::new(variant, protocol.span());
-        setters.push(quote!(.protocol(::xray_runtime::Protocol::#variant)));
+        setters.push(quote!(.protocol(#protocol)));
     }
     if let Some(propagators) = &args.propagators.value {
         setters.push(quote!(.propagators(#propagators)));
     }
     if let Some(sampler) = &args.sampler.value {
-        let kind = quote!(::xray_runtime::SamplerKind);
-        let ratio = &sampler.ratio;
-        let value = match sampler.name.to_string().as_str() {
-            "always_on" => quote!(#kind::AlwaysOn),
-            "always_off" => quote!(#kind::AlwaysOff),
-            "parentbased_always_off" => quote!(#kind::ParentBasedAlwaysOff),
-            "traceidratio" => quote!(#kind::TraceIdRatio(#ratio)),
-            "parentbased_traceidratio" => quote!(#kind::ParentBasedTraceIdRatio(#ratio)),
-            _ => quote!(#kind::ParentBasedAlwaysOn),
-        };
-        setters.push(quote!(.sampler(#value)));
+        setters.push(quote!(.sampler(#sampler)));
     }
     if let Some(ms) = &args.shutdown_timeout_ms.value {
         setters.push(quote!(.shutdown_timeout(::core::time::Duration::from_millis(#ms))));

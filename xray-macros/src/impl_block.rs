@@ -126,10 +126,7 @@ pub fn traced(args: TokenStream, block: ImplBlock) -> TokenStream {
     // The block's `args` must name an argument of at least one traced method.
     if let Some(names) = &block_args.args.value {
         let traced: Vec<&ItemFn> = methods(&block, &plans).collect();
-        let taken: Vec<Ident> = traced
-            .iter()
-            .flat_map(|m| validate::parameter_names(m))
-            .collect();
+        let taken: Vec<Ident> = traced.iter().flat_map(|m| m.parameter_names()).collect();
         for name in names {
             if !taken.contains(name) {
                 let mut list: Vec<String> = taken.iter().map(ToString::to_string).collect();

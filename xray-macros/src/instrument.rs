@@ -221,14 +221,7 @@ fn declare_spec(options: &SpanOptions<'_>) -> TokenStream {
     let private = private();
     let spec = local("__xray_spec");
     let name = &options.name;
-    let kind = kind_tokens(
-        options.kind,
-        if options.root.is_some() {
-            "server"
-        } else {
-            "internal"
-        },
-    );
+    let kind = options.kind;
     let flush = options.root.is_some_and(|r| r.lambda.value.is_some());
     quote! {
         let #spec: &'static #private::SpanSpec = {
@@ -264,26 +257,10 @@ fn parent(options: &SpanOptions<'_>) -> Option<TokenStream> {
     })
 }
 
-fn kind_tokens(kind: Option<&Ident>, default: &str) -> TokenStream {
-    let private = private();
-    let name = kind.map_or_else(|| default.to_string(), ToString::to_string);
-    let variant = match name.as_str() {
-        "server" => "Server",
-        "client" => "Client",
-        "producer" => "Producer",
-        "consumer" => "Consumer",
-        _ => "Internal",
-    };
-    let variant = Ident::new(variant, kind.map_or_else(Span::call_site, Ident::span));
-    quote!(#private::SpanKind::#variant)
-}
-
 fn value_tokens(format: Format, value: &TokenStream, span: Span) -> TokenStream {
     let private = private_at(span);
     match format {
-        Format::Auto => {
-            quote_spanned!(span=> (&&#private::dispatch::AttrWrap(&(#value))).__xray_attr_value())
-        }
+        Format::Auto => quote_spanned!(span=> #private::attr_value!(&(#value))),
         Format::Display => quote_spanned!(span=> #private::display_value(&(#value))),
         Format::Debug => quote_spanned!(span=> #private::debug_value(&(#value))),
     }
@@ -325,8 +302,6 @@ fn recorder(options: &SpanOptions<'_>) -> TokenStream {
     }
     quote! {
         |#r: &mut #private::Recorder| {
-            #[allow(unused_imports)]
-            use #private::dispatch::{AttrDebug as _, AttrNative as _};
             #(#records)*
         }
     }
@@ -336,7 +311,7 @@ fn recorder(options: &SpanOptions<'_>) -> TokenStream {
 /// `None` when nothing is.
 ///
 /// Whether the value is a `Result` is decided by its type, through the
-/// `OutcomeWrap` dispatch: a type merely named `...Result` records nothing.
+/// runtime's `outcome_err!` dispatch: a type merely named `...Result` records nothing.
 fn outcome(options: &SpanOptions<'_>, span: &Ident, out: &Ident) -> Option<TokenStream> {
     let private = private();
     let e = local("__xray_err");
@@ -345,14 +320,14 @@ fn outcome(options: &SpanOptions<'_>, span: &Ident, out: &Ident) -> Option<Token
             let private = private_at(err_span);
             Some(quote_spanned!(err_span=> #private::forced_err(#out)))
         }
-        ErrMode::ByType => Some(quote!((&&#private::dispatch::OutcomeWrap(#out)).__xray_err())),
+        ErrMode::ByType => Some(quote!(#private::outcome_err!(#out))),
         ErrMode::Off => None,
     };
     let mut steps = Vec::new();
     if let Some(source) = error_source {
         steps.push(quote! {
             if let ::core::option::Option::Some(#e) = #source {
-                #span.record_error((&&&&#private::dispatch::ErrWrap(#e)).__xray_error_info());
+                #span.record_error(#private::error_info!(#e));
             }
         });
     }
@@ -360,13 +335,13 @@ fn outcome(options: &SpanOptions<'_>, span: &Ident, out: &Ident) -> Option<Token
         let v = local("__xray_value");
         let at = private_at(ret_span);
         let value = match format {
-            Format::Auto => quote!((&&&&#private::dispatch::RetWrap(#v)).__xray_ret_value()),
+            Format::Auto => quote!(#private::ret_value!(#v)),
             Format::Display => quote_spanned!(ret_span=> #at::display_value(#v)),
             Format::Debug => quote_spanned!(ret_span=> #at::debug_value(#v)),
         };
         // For a `Result`, the `Ok` value; the error is recorded above.
         steps.push(quote! {
-            if let ::core::option::Option::Some(#v) = (&&#private::dispatch::OutcomeWrap(#out)).__xray_value() {
+            if let ::core::option::Option::Some(#v) = #private::outcome_value!(#out) {
                 #span.record_return(#value);
             }
         });
@@ -374,14 +349,7 @@ fn outcome(options: &SpanOptions<'_>, span: &Ident, out: &Ident) -> Option<Token
     if steps.is_empty() {
         return None;
     }
-    Some(quote! {
-        #[allow(unused_imports)]
-        use #private::dispatch::{
-            ErrIsDebug as _, ErrIsDisplay as _, ErrIsError as _, ErrOpaque as _, OutcomeOther as _,
-            OutcomeResult as _, RetDebug as _, RetDisplay as _, RetNative as _, RetOpaque as _,
-        };
-        #(#steps)*
-    })
+    Some(quote!(#(#steps)*))
 }
 
 /// The return type with every `impl Trait` replaced by `_`, usable in a

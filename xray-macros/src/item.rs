@@ -5,7 +5,7 @@
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream, Parser};
-use syn::{AttrStyle, Attribute, Signature, Token, Visibility};
+use syn::{AttrStyle, Attribute, FnArg, Ident, Pat, Signature, Token, Visibility};
 
 pub struct ItemFn {
     pub attrs: Vec<Attribute>,
@@ -82,6 +82,42 @@ pub fn split_inner_attrs(body: Group) -> (Vec<Attribute>, Group) {
 }
 
 impl ItemFn {
+    /// Names bound by the function's parameters, `self` included.
+    pub fn parameter_names(&self) -> Vec<Ident> {
+        fn bind(pat: &Pat, names: &mut Vec<Ident>) {
+            match pat {
+                Pat::Ident(p) => {
+                    names.push(p.ident.clone());
+                    if let Some((_, sub)) = &p.subpat {
+                        bind(sub, names);
+                    }
+                }
+                Pat::Tuple(p) => p.elems.iter().for_each(|p| bind(p, names)),
+                Pat::TupleStruct(p) => p.elems.iter().for_each(|p| bind(p, names)),
+                Pat::Struct(p) => p.fields.iter().for_each(|f| bind(&f.pat, names)),
+                Pat::Slice(p) => p.elems.iter().for_each(|p| bind(p, names)),
+                Pat::Reference(p) => bind(&p.pat, names),
+                Pat::Type(p) => bind(&p.pat, names),
+                Pat::Paren(p) => bind(&p.pat, names),
+                Pat::Or(p) => p.cases.iter().take(1).for_each(|p| bind(p, names)),
+                _ => {}
+            }
+        }
+        let mut names = Vec::new();
+        for input in &self.sig.inputs {
+            match input {
+                FnArg::Receiver(r) => names.push(Ident::new("self", r.self_token.span)),
+                FnArg::Typed(t) => bind(&t.pat, &mut names),
+            }
+        }
+        names
+    }
+
+    /// Whether the function is `#[track_caller]`.
+    pub fn tracks_caller(&self) -> bool {
+        self.attrs.iter().any(|a| a.path().is_ident("track_caller"))
+    }
+
     /// The body's inner attributes as outer attributes of the function
     /// (what tokio's and tracing's attribute macros do).
     pub fn lifted_attrs(&self) -> impl Iterator<Item = Attribute> + '_ {

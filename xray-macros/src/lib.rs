@@ -11,6 +11,7 @@
 
 mod args;
 mod async_like;
+mod choices;
 mod entry;
 mod expand;
 mod impl_block;

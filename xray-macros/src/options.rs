@@ -8,8 +8,8 @@ use syn::{Ident, Type};
 
 use crate::args::{Field, Format, RootArgs, SpanArgs};
 use crate::async_like::Shape;
+use crate::choices::{Kind, Written};
 use crate::item::ItemFn;
-use crate::validate::parameter_names;
 
 /// How the returned value is searched for an error.
 #[derive(Clone, Copy)]
@@ -24,7 +24,8 @@ pub enum ErrMode {
 
 pub struct SpanOptions<'a> {
     pub name: String,
-    pub kind: Option<&'a Ident>,
+    /// As written, or the macro's default.
+    pub kind: Written<Kind>,
     pub args: Vec<&'a Ident>,
     pub attrs: &'a [Field],
     pub annotations: &'a [Field],
@@ -54,7 +55,7 @@ impl<'a> SpanOptions<'a> {
             (Some(names), _) => names.iter().collect(),
             // The block's `args` record each name in the methods that take it.
             (None, Some(names)) => {
-                let params = parameter_names(function);
+                let params = function.parameter_names();
                 names.iter().filter(|n| params.contains(n)).collect()
             }
             (None, None) => Vec::new(),
@@ -74,7 +75,7 @@ impl<'a> SpanOptions<'a> {
             (None, Some((format, span))) if !unit => format.map(|f| (f, span)),
             _ => None,
         };
-        if keeps_caller_location(function, shape) {
+        if shape.keeps_caller_location(function) {
             // Only what was asked on the function itself (which validation
             // refused): the body must not move into a closure.
             if !matches!(err, ErrMode::Forced(_)) {
@@ -95,8 +96,15 @@ impl<'a> SpanOptions<'a> {
             kind: own
                 .kind
                 .value
-                .as_ref()
-                .or_else(|| block.and_then(|b| b.kind.value.as_ref())),
+                .or_else(|| block.and_then(|b| b.kind.value))
+                .unwrap_or(Written {
+                    value: if root.is_some() {
+                        Kind::Server
+                    } else {
+                        Kind::Internal
+                    },
+                    span: Span::call_site(),
+                }),
             args,
             attrs: or_block(&own.attrs.value, |b| &b.attrs.value),
             annotations: or_block(&own.annotations.value, |b| &b.annotations.value),
@@ -105,17 +113,6 @@ impl<'a> SpanOptions<'a> {
             root,
         }
     }
-}
-
-/// A synchronous `#[track_caller]` function: `Location::caller()` in its
-/// body must keep reporting the caller, so the body stays in the function
-/// (a closure would report itself), and nothing is read from its value.
-pub fn keeps_caller_location(function: &ItemFn, shape: &Shape) -> bool {
-    matches!(shape, Shape::Sync)
-        && function
-            .attrs
-            .iter()
-            .any(|a| a.path().is_ident("track_caller"))
 }
 
 fn is_unit(ty: &Type) -> bool {

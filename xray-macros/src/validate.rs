@@ -4,12 +4,11 @@
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, Pat, ReturnType};
+use syn::{Ident, ReturnType};
 
 use crate::args::{Field, RootArgs, SpanArgs};
 use crate::async_like::Shape;
 use crate::item::ItemFn;
-use crate::options::keeps_caller_location;
 
 /// The most annotations X-Ray indexes on one segment.
 const MAX_ANNOTATIONS: usize = 50;
@@ -39,42 +38,11 @@ pub fn traceable(name: &str, function: &ItemFn) -> syn::Result<()> {
     Ok(())
 }
 
-/// Names bound by the function's parameters, `self` included.
-pub fn parameter_names(function: &ItemFn) -> Vec<Ident> {
-    fn bind(pat: &Pat, names: &mut Vec<Ident>) {
-        match pat {
-            Pat::Ident(p) => {
-                names.push(p.ident.clone());
-                if let Some((_, sub)) = &p.subpat {
-                    bind(sub, names);
-                }
-            }
-            Pat::Tuple(p) => p.elems.iter().for_each(|p| bind(p, names)),
-            Pat::TupleStruct(p) => p.elems.iter().for_each(|p| bind(p, names)),
-            Pat::Struct(p) => p.fields.iter().for_each(|f| bind(&f.pat, names)),
-            Pat::Slice(p) => p.elems.iter().for_each(|p| bind(p, names)),
-            Pat::Reference(p) => bind(&p.pat, names),
-            Pat::Type(p) => bind(&p.pat, names),
-            Pat::Paren(p) => bind(&p.pat, names),
-            Pat::Or(p) => p.cases.iter().take(1).for_each(|p| bind(p, names)),
-            _ => {}
-        }
-    }
-    let mut names = Vec::new();
-    for input in &function.sig.inputs {
-        match input {
-            FnArg::Receiver(r) => names.push(Ident::new("self", r.self_token.span)),
-            FnArg::Typed(t) => bind(&t.pat, &mut names),
-        }
-    }
-    names
-}
-
 /// Options written on one function.
 pub fn function_options(args: &SpanArgs, function: &ItemFn, place: Place) -> syn::Result<()> {
     skip_alone(args, place)?;
     if let Some(names) = &args.args.value {
-        let params = parameter_names(function);
+        let params = function.parameter_names();
         for (i, name) in names.iter().enumerate() {
             if !params.iter().any(|p| p == name) {
                 let list: Vec<_> = params.iter().map(ToString::to_string).collect();
@@ -109,7 +77,7 @@ pub fn function_options(args: &SpanArgs, function: &ItemFn, place: Place) -> syn
 /// `ret` and `err` read the value in a closure around the body, which
 /// `#[track_caller]` does not reach.
 pub fn caller_location(args: &SpanArgs, function: &ItemFn, shape: &Shape) -> syn::Result<()> {
-    if !keeps_caller_location(function, shape) {
+    if !shape.keeps_caller_location(function) {
         return Ok(());
     }
     let ret = args.ret.value.filter(|(format, _)| format.is_some());

@@ -5,7 +5,6 @@
 //! passes, when a ring is half full, and on flush or shutdown requests; it is
 //! the only caller of the exporters, as the `SpanExporter` contract requires.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,20 +14,16 @@ use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::{Event, SpanContext, SpanId, TraceFlags, TraceId};
-use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks, SpanProcessor};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
 
 use crate::clock::{self, Converter};
-use crate::export::BoxedExporter;
-use crate::ring::Registry;
-use crate::span::{ANNOTATIONS_KEY, Finished};
-
-/// Every thread's ring of finished spans (shared by successive installations;
-/// each record carries the installation it belongs to).
-pub(crate) static RINGS: Registry<Finished> = Registry::new();
+use crate::export::{BoxedExporter, span_data};
+use crate::flush_error::FlushError;
+use crate::record::Finished;
+use crate::state::{Pipeline, RINGS};
 
 /// Limits and timing of the export pipeline (`OTEL_BSP_*`).
 #[derive(Clone, Copy, Debug)]
@@ -41,24 +36,8 @@ pub(crate) struct Limits {
     pub schedule_delay: Duration,
 }
 
-impl Limits {
-    pub(crate) fn from_env(env: crate::config::Env<'_>) -> Self {
-        let number = |name: &str, default: u64| {
-            env(name)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|v| *v > 0)
-                .unwrap_or(default)
-        };
-        Self {
-            queue_per_thread: number("OTEL_BSP_MAX_QUEUE_SIZE", 2048) as usize,
-            max_batch: number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512) as usize,
-            schedule_delay: Duration::from_millis(number("OTEL_BSP_SCHEDULE_DELAY", 5000)),
-        }
-    }
-}
-
 /// The outcome of a flush or shutdown, as reported to the waiting caller.
-pub(crate) type Outcome = Result<(), String>;
+pub(crate) type Outcome = Result<(), FlushError>;
 
 enum Request {
     Flush(SyncSender<Outcome>),
@@ -165,7 +144,7 @@ impl Collector {
         wait: Duration,
     ) -> Outcome {
         if self.shared.stopped.load(Ordering::Acquire) {
-            return Err("already shut down".into());
+            return Err(FlushError::ShutDown);
         }
         let (tx, rx): (SyncSender<Outcome>, Receiver<Outcome>) = mpsc::sync_channel(1);
         self.shared
@@ -176,13 +155,8 @@ impl Collector {
         self.shared.wake();
         match rx.recv_timeout(wait) {
             Ok(result) => result,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
-                "the exporters did not finish within {} ms",
-                wait.as_millis()
-            )),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                Err("the export thread has stopped".into())
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(FlushError::Timeout(wait)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(FlushError::NotRunning),
         }
     }
 
@@ -197,6 +171,16 @@ impl Collector {
         let result = self.request(|tx| Request::Shutdown(timeout, tx), timeout);
         self.shared.stopped.store(true, Ordering::Release);
         result
+    }
+}
+
+impl Pipeline for Collector {
+    fn nudge(&self) {
+        Collector::nudge(self);
+    }
+
+    fn flush(&self, wait: Duration) -> Outcome {
+        Collector::flush(self, wait)
     }
 }
 
@@ -281,8 +265,7 @@ impl Worker {
             let generation = self.shared.generation;
             for span in drained.drain(..) {
                 if span.generation == generation {
-                    self.pending
-                        .push(span.into_span_data(&converter, &self.scope));
+                    self.pending.push(span_data(span, &converter, &self.scope));
                 }
             }
         }
@@ -306,75 +289,16 @@ impl Worker {
             if let Some((last, others)) = self.exporters.split_last() {
                 for exporter in others {
                     if let Err(err) = block_on(exporter.export(batch.clone())) {
-                        result = Err(err.to_string());
+                        result = Err(FlushError::Export(err.to_string()));
                     }
                 }
                 if let Err(err) = block_on(last.export(batch)) {
-                    result = Err(err.to_string());
+                    result = Err(FlushError::Export(err.to_string()));
                 }
             }
         }
         result
     }
-}
-
-impl Finished {
-    fn into_span_data(self, converter: &Converter, scope: &InstrumentationScope) -> SpanData {
-        let mut attributes = Vec::new();
-        let mut events = Vec::new();
-        let mut status = opentelemetry::trace::Status::Unset;
-        let mut name = Cow::Borrowed(self.spec.name);
-        let mut kind = self.spec.kind.clone();
-        if let Some(extra) = self.extra {
-            let extra = *extra;
-            if let Some(dynamic) = extra.name {
-                name = dynamic;
-            }
-            if let Some(dynamic) = extra.kind {
-                kind = dynamic;
-            }
-            attributes = extra.attributes;
-            if !extra.annotations.is_empty() {
-                attributes.push(KeyValue::new(
-                    ANNOTATIONS_KEY,
-                    Value::Array(Array::String(extra.annotations)),
-                ));
-            }
-            events = extra
-                .events
-                .into_iter()
-                .map(|e| Event::new(e.name, converter.wall(e.at), e.attributes, 0))
-                .collect();
-            status = extra.status;
-        }
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from(self.trace_id),
-                SpanId::from(self.span_id),
-                TraceFlags::SAMPLED,
-                false,
-                self.trace_state.unwrap_or_default(),
-            ),
-            parent_span_id: SpanId::from(self.parent_id),
-            parent_span_is_remote: self.parent_remote,
-            span_kind: kind,
-            name,
-            start_time: converter.wall(self.start),
-            end_time: converter.wall(self.end),
-            attributes,
-            dropped_attributes_count: 0,
-            events: span_events(events),
-            links: SpanLinks::default(),
-            status,
-            instrumentation_scope: scope.clone(),
-        }
-    }
-}
-
-fn span_events(events: Vec<Event>) -> SpanEvents {
-    let mut span_events = SpanEvents::default();
-    span_events.events = events;
-    span_events
 }
 
 /// Hands spans made through the OpenTelemetry API to the export thread, so

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use opentelemetry_sdk::trace::SpanExporter;
 
-use crate::export::BoxedExporter;
+use crate::collector::Limits;
+use crate::export::{BoxedExporter, Protocol};
+use crate::sampler::SamplerKind;
 
 pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
@@ -28,11 +30,21 @@ pub(crate) const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
 pub(crate) const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 pub(crate) const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub(crate) const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
+pub(crate) const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+pub(crate) const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+pub(crate) const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
 
 /// Propagators used when neither `OTEL_PROPAGATORS` nor the code names any.
 pub const DEFAULT_PROPAGATORS: &str = "xray,tracecontext";
 /// How long shutdown may take to flush, unless configured otherwise.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(5000);
+/// Spans each thread may queue for export (`OTEL_BSP_MAX_QUEUE_SIZE`'s default).
+const DEFAULT_MAX_QUEUE_SIZE: u64 = 2048;
+/// The most spans in one export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`'s default).
+const DEFAULT_MAX_EXPORT_BATCH_SIZE: u64 = 512;
+/// How long spans may wait before export, in milliseconds
+/// (`OTEL_BSP_SCHEDULE_DELAY`'s default).
+const DEFAULT_SCHEDULE_DELAY_MS: u64 = 5000;
 
 /// Where finished spans go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,50 +71,11 @@ impl ExporterKind {
     }
 }
 
-/// OTLP transport.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    /// OTLP over gRPC (port 4317 by convention).
-    Grpc,
-    /// OTLP over HTTP with protobuf bodies (port 4318 by convention); the OTLP default.
-    HttpProtobuf,
-}
-
-impl Protocol {
-    fn parse(name: &str) -> Option<Self> {
-        match name {
-            "grpc" => Some(Self::Grpc),
-            "http/protobuf" | "http" => Some(Self::HttpProtobuf),
-            _ => None,
-        }
-    }
-}
-
-/// Which spans are recorded and exported.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum SamplerKind {
-    /// Every trace.
-    AlwaysOn,
-    /// No trace.
-    AlwaysOff,
-    /// A fraction (0.0 to 1.0) of traces, chosen by trace id.
-    TraceIdRatio(f64),
-    /// Follow the caller's decision when there is one, else sample every trace (the default).
-    ParentBasedAlwaysOn,
-    /// Follow the caller's decision when there is one, else sample nothing.
-    ParentBasedAlwaysOff,
-    /// Follow the caller's decision when there is one, else sample a fraction.
-    ParentBasedTraceIdRatio(f64),
-}
-
-impl SamplerKind {
-    pub(crate) fn parent_based(self) -> bool {
-        matches!(
-            self,
-            Self::ParentBasedAlwaysOn
-                | Self::ParentBasedAlwaysOff
-                | Self::ParentBasedTraceIdRatio(_)
-        )
+fn parse_protocol(name: &str) -> Option<Protocol> {
+    match name {
+        "grpc" => Some(Protocol::Grpc),
+        "http/protobuf" | "http" => Some(Protocol::HttpProtobuf),
+        _ => None,
     }
 }
 
@@ -262,6 +235,7 @@ pub(crate) struct Resolved {
     pub propagators: Vec<PropagatorKind>,
     pub sampler: SamplerKind,
     pub shutdown_timeout: Duration,
+    pub limits: Limits,
 }
 
 /// Reads a variable; an empty value counts as unset (as the OTel spec says).
@@ -285,6 +259,7 @@ impl Resolved {
             propagators: resolve_propagators(config, env),
             sampler: resolve_sampler(config, env),
             shutdown_timeout: resolve_shutdown_timeout(config, env),
+            limits: resolve_limits(env),
         }
     }
 }
@@ -384,15 +359,16 @@ fn resolve_protocol(config: &Config, env: Env<'_>) -> Protocol {
         OTEL_EXPORTER_OTLP_PROTOCOL,
     ] {
         if let Some(value) = env(var) {
-            match Protocol::parse(value.trim()) {
+            match parse_protocol(value.trim()) {
                 Some(protocol) => return protocol,
                 None => {
                     let fallback = config.protocol.unwrap_or(Protocol::HttpProtobuf);
-                    let name = match fallback {
-                        Protocol::Grpc => "grpc",
-                        Protocol::HttpProtobuf => "http/protobuf",
-                    };
-                    report_bad_var(var, &value, "expected grpc or http/protobuf", name);
+                    report_bad_var(
+                        var,
+                        &value,
+                        "expected grpc or http/protobuf",
+                        fallback.name(),
+                    );
                     return fallback;
                 }
             }
@@ -508,6 +484,36 @@ fn resolve_shutdown_timeout(config: &Config, env: Env<'_>) -> Duration {
                 from_code
             }
         },
+    }
+}
+
+/// The batch processor's limits (`OTEL_BSP_*`): positive integers.
+fn resolve_limits(env: Env<'_>) -> Limits {
+    let number = |name: &'static str, default: u64| match env(name) {
+        None => default,
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                report_bad_var(
+                    name,
+                    &value,
+                    "expected a positive integer",
+                    &default.to_string(),
+                );
+                default
+            }
+        },
+    };
+    Limits {
+        queue_per_thread: number(OTEL_BSP_MAX_QUEUE_SIZE, DEFAULT_MAX_QUEUE_SIZE) as usize,
+        max_batch: number(
+            OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+            DEFAULT_MAX_EXPORT_BATCH_SIZE,
+        ) as usize,
+        schedule_delay: Duration::from_millis(number(
+            OTEL_BSP_SCHEDULE_DELAY,
+            DEFAULT_SCHEDULE_DELAY_MS,
+        )),
     }
 }
 
@@ -701,6 +707,25 @@ mod tests {
             &[(OTEL_TRACES_SAMPLER, "xray")],
         );
         assert_eq!(r.sampler, SamplerKind::AlwaysOff);
+    }
+
+    #[test]
+    fn batch_limits() {
+        let r = resolve(Config::new(), &[]);
+        assert_eq!(r.limits.queue_per_thread, 2048);
+        assert_eq!(r.limits.max_batch, 512);
+        assert_eq!(r.limits.schedule_delay, Duration::from_millis(5000));
+        let r = resolve(
+            Config::new(),
+            &[
+                (OTEL_BSP_MAX_QUEUE_SIZE, "100"),
+                (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, "0"),
+                (OTEL_BSP_SCHEDULE_DELAY, "soon"),
+            ],
+        );
+        assert_eq!(r.limits.queue_per_thread, 100);
+        assert_eq!(r.limits.max_batch, 512, "zero is refused");
+        assert_eq!(r.limits.schedule_delay, Duration::from_millis(5000));
     }
 
     #[test]

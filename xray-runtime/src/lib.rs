@@ -138,42 +138,54 @@ pub use xray_macros::xray_root;
 /// ```
 pub use xray_macros::xray_main;
 
-mod carry;
+// Leaves first: each module imports only those above it.
 mod clock;
+mod flush_error;
+mod id;
+pub mod propagation;
+mod record;
+mod ring;
+mod value;
+
+mod sampler;
+mod state;
+
+mod span;
+
+mod carry;
+pub mod export;
+
 mod collector;
 mod config;
-pub mod export;
+mod provider;
+
 #[cfg(feature = "http")]
 pub mod http;
-mod id;
-mod private;
-pub mod propagation;
-mod provider;
-mod ring;
-mod span;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod value;
+
+mod private;
 
 #[cfg(feature = "reqwest")]
 pub use self::http::RequestBuilderExt;
 #[cfg(feature = "tower")]
 pub use self::http::XrayLayer;
-pub use carry::thread;
+pub use carry::{SpanHandle, WithSpan, current_span, thread};
 #[cfg(feature = "tokio")]
 pub use carry::{spawn, spawn_blocking};
-pub use config::{
-    Config, DEFAULT_PROPAGATORS, DEFAULT_SHUTDOWN_TIMEOUT, ExporterKind, Protocol, SamplerKind,
-};
+pub use config::{Config, DEFAULT_PROPAGATORS, DEFAULT_SHUTDOWN_TIMEOUT, ExporterKind};
+pub use export::Protocol;
+pub use flush_error::FlushError;
 pub use id::XrayIdGenerator;
 /// OpenTelemetry's context, as [`Span::root`] and [`current_context`] use it.
 pub use opentelemetry::Context;
 /// The kind of a [`Span`] (OpenTelemetry's).
 pub use opentelemetry::trace::SpanKind;
-pub use provider::{FlushError, Guard, flush, init};
+pub use provider::{Guard, flush, init};
+pub use record::{ANNOTATIONS_KEY, CANCELLED_KEY, EXCEPTION_ORIGIN_KEY, RETURN_KEY};
+pub use sampler::SamplerKind;
 pub use span::{
-    ANNOTATIONS_KEY, CANCELLED_KEY, EXCEPTION_ORIGIN_KEY, InvalidAnnotationKey, Span, SpanHandle,
-    WithSpan, add_event, annotate, current_context, current_span, current_span_id,
+    InvalidAnnotationKey, Span, add_event, annotate, current_context, current_span_id,
     current_trace_header, current_trace_id, is_valid_annotation_key, record_error, set_attribute,
     set_status_error,
 };

@@ -1,108 +1,37 @@
-//! The global tracer provider: [`init`], [`Guard`] and [`flush`].
+//! The installation: [`init`] resolves the configuration, starts the export
+//! thread, installs the OpenTelemetry globals (tracer provider, propagator)
+//! and turns the span path on; the [`Guard`] it returns flushes and shuts
+//! everything down. [`flush`] exports what has ended so far.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
     text_map_propagator::FieldIter,
 };
-use opentelemetry::trace::{
-    Link, SpanBuilder, SpanKind, TraceContextExt, TraceId, Tracer, TracerProvider,
-};
+use opentelemetry::trace::{SpanBuilder, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{
-    Sampler, SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample,
-};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use crate::collector::{Collector, Limits};
-use crate::config::{Config, ExporterKind, PropagatorKind, Resolved, SamplerKind, process_env};
-use crate::export::BoxedExporter;
-use crate::export::console::ConsoleExporter;
-use crate::export::json::JsonExporter;
+use crate::collector::Collector;
+use crate::config::{Config, ExporterKind, PropagatorKind, Resolved, process_env};
+use crate::export::otlp::{self, ExportRuntime};
+use crate::export::{BoxedExporter, ConsoleExporter, JsonExporter};
+use crate::flush_error::FlushError;
 use crate::id::XrayIdGenerator;
-use crate::propagation::{IncomingXray, Sampling, XrayPropagator};
-
-/// Fast check made by every instrumented call before anything else.
-pub(crate) static ENABLED: AtomicBool = AtomicBool::new(false);
-/// Which `init` installed the current provider: an old guard must not tear
-/// down a newer installation, and spans of an old one are not exported by
-/// the next.
-static GENERATION: AtomicU32 = AtomicU32::new(0);
-/// The running export thread.
-static COLLECTOR: RwLock<Option<Arc<Collector>>> = RwLock::new(None);
-/// How long [`flush`] may wait.
-static FLUSH_TIMEOUT_MS: AtomicU64 = AtomicU64::new(5000);
-/// The root sampler, read by every new trace: 0 always on, 1 always off,
-/// 2 ratio (of `RATIO_BOUND`).
-static ROOT_SAMPLER: AtomicU8 = AtomicU8::new(0);
-static RATIO_BOUND: AtomicU64 = AtomicU64::new(0);
-static PARENT_BASED: AtomicBool = AtomicBool::new(true);
-static QUEUE_PER_THREAD: AtomicUsize = AtomicUsize::new(2048);
-/// Set once the OpenTelemetry API has made a span through our tracer: from
-/// then on, span starts also look at that API's current span.
-static OTEL_API_USED: AtomicBool = AtomicBool::new(false);
-
-#[inline]
-pub(crate) fn otel_api_used() -> bool {
-    OTEL_API_USED.load(Ordering::Relaxed)
-}
+use crate::propagation::XrayPropagator;
+use crate::sampler::{self, XraySampler};
+use crate::span::current::with_current_span;
+use crate::span::error::install_panic_hook;
+use crate::state;
 
 /// The name and version every span's instrumentation scope carries.
 pub(crate) const SCOPE_NAME: &str = "xray";
-
-#[inline]
-pub(crate) fn generation() -> u32 {
-    GENERATION.load(Ordering::Relaxed)
-}
-
-/// How many finished spans each thread may queue for export.
-#[inline]
-pub(crate) fn queue_per_thread() -> usize {
-    QUEUE_PER_THREAD.load(Ordering::Relaxed)
-}
-
-pub(crate) fn nudge_collector() {
-    if let Some(collector) = COLLECTOR.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        collector.nudge();
-    }
-}
-
-/// Whether callers' sampling decisions are followed.
-#[inline]
-pub(crate) fn parent_based() -> bool {
-    PARENT_BASED.load(Ordering::Relaxed)
-}
-
-/// The root sampler's decision for a new trace. A ratio compares the low 63
-/// bits of the (random part of the) trace id, as OpenTelemetry's
-/// `TraceIdRatioBased` does, so both paths agree.
-#[inline]
-pub(crate) fn sample_root(trace_id: u128) -> bool {
-    match ROOT_SAMPLER.load(Ordering::Relaxed) {
-        0 => true,
-        1 => false,
-        _ => ((trace_id as u64) >> 1) < RATIO_BOUND.load(Ordering::Relaxed),
-    }
-}
-
-fn set_sampler(kind: SamplerKind) {
-    let (mode, ratio) = match kind {
-        SamplerKind::AlwaysOn | SamplerKind::ParentBasedAlwaysOn => (0, 1.0),
-        SamplerKind::AlwaysOff | SamplerKind::ParentBasedAlwaysOff => (1, 0.0),
-        SamplerKind::TraceIdRatio(r) | SamplerKind::ParentBasedTraceIdRatio(r) => (2, r),
-    };
-    RATIO_BOUND.store(
-        (ratio.clamp(0.0, 1.0) * (1u64 << 63) as f64) as u64,
-        Ordering::Relaxed,
-    );
-    ROOT_SAMPLER.store(mode, Ordering::Relaxed);
-    PARENT_BASED.store(kind.parent_based(), Ordering::Relaxed);
-}
 
 /// Installs the global tracer provider and returns the guard that flushes it.
 ///
@@ -124,15 +53,14 @@ fn set_sampler(kind: SamplerKind) {
 /// ```
 pub fn init(config: Config) -> Guard {
     let resolved = Resolved::new(&config, &process_env);
-    install(config, resolved, Limits::from_env(&process_env))
+    install(config, resolved)
 }
 
-pub(crate) fn install(config: Config, resolved: Resolved, limits: Limits) -> Guard {
-    crate::span::install_panic_hook();
-    let generation = GENERATION.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
-    ENABLED.store(false, Ordering::Release);
+pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
+    install_panic_hook();
+    let generation = state::next_generation();
     if resolved.disabled {
-        *COLLECTOR.write().unwrap_or_else(|e| e.into_inner()) = None;
+        state::disable();
         return Guard::inert();
     }
 
@@ -150,6 +78,7 @@ pub(crate) fn install(config: Config, resolved: Resolved, limits: Limits) -> Gua
     let scope = InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
+    let limits = resolved.limits;
     let collector = Arc::new(Collector::start(
         generation, limits, exporters, &resource, scope,
     ));
@@ -164,14 +93,12 @@ pub(crate) fn install(config: Config, resolved: Resolved, limits: Limits) -> Gua
     global::set_tracer_provider(XrayTracerProvider(provider.clone()));
     global::set_text_map_propagator(CurrentSpanPropagator(propagator(&resolved.propagators)));
 
-    set_sampler(resolved.sampler);
-    QUEUE_PER_THREAD.store(limits.queue_per_thread, Ordering::Relaxed);
-    FLUSH_TIMEOUT_MS.store(
-        resolved.shutdown_timeout.as_millis() as u64,
-        Ordering::Relaxed,
+    sampler::install(resolved.sampler);
+    state::enable(
+        collector.clone(),
+        limits.queue_per_thread,
+        resolved.shutdown_timeout,
     );
-    *COLLECTOR.write().unwrap_or_else(|e| e.into_inner()) = Some(collector.clone());
-    ENABLED.store(true, Ordering::Release);
     Guard {
         installed: Some(Installed {
             collector,
@@ -215,7 +142,7 @@ struct CurrentSpanPropagator(TextMapCompositePropagator);
 
 impl TextMapPropagator for CurrentSpanPropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        match crate::span::with_current_span(cx) {
+        match with_current_span(cx) {
             Some(cx) => self.0.inject_context(&cx, injector),
             None => self.0.inject_context(cx, injector),
         }
@@ -250,22 +177,13 @@ impl Tracer for XrayTracer {
     type Span = <SdkTracer as Tracer>::Span;
 
     fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Self::Span {
-        if !OTEL_API_USED.load(Ordering::Relaxed) {
-            OTEL_API_USED.store(true, Ordering::Relaxed);
-        }
-        match crate::span::with_current_span(parent_cx) {
+        state::mark_otel_api_used();
+        match with_current_span(parent_cx) {
             Some(cx) => self.0.build_with_context(builder, &cx),
             None => self.0.build_with_context(builder, parent_cx),
         }
     }
 }
-
-/// The runtime that drives the gRPC client (tonic needs one, whatever the
-/// application itself runs on).
-#[cfg(feature = "otlp-grpc")]
-pub(crate) type ExportRuntime = tokio::runtime::Runtime;
-#[cfg(not(feature = "otlp-grpc"))]
-pub(crate) type ExportRuntime = ();
 
 fn build_exporters(
     custom: Option<BoxedExporter>,
@@ -285,7 +203,11 @@ fn build_exporters(
                 exporters.push(BoxedExporter::named(JsonExporter::stdout(), "json"))
             }
             ExporterKind::None => {}
-            ExporterKind::Otlp => match crate::export::otlp::build(resolved, runtime) {
+            ExporterKind::Otlp => match otlp::build(
+                resolved.protocol,
+                resolved.code_endpoint.as_deref(),
+                runtime,
+            ) {
                 Ok(exporter) => exporters.push(exporter),
                 Err(why) => eprintln!(
                     "xray: could not set up the OTLP exporter ({why}); spans will not be exported"
@@ -326,18 +248,6 @@ impl fmt::Debug for Guard {
     }
 }
 
-/// Why a flush or shutdown did not complete.
-#[derive(Debug)]
-pub struct FlushError(String);
-
-impl fmt::Display for FlushError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "spans may not all have been exported: {}", self.0)
-    }
-}
-
-impl std::error::Error for FlushError {}
-
 impl Guard {
     fn inert() -> Self {
         Self {
@@ -359,8 +269,7 @@ impl Guard {
         match &self.installed {
             Some(installed) if !self.done.load(Ordering::Acquire) => installed
                 .collector
-                .flush(self.timeout.max(Duration::from_millis(100)))
-                .map_err(FlushError),
+                .flush(self.timeout.max(Duration::from_millis(100))),
             _ => Ok(()),
         }
     }
@@ -374,9 +283,8 @@ impl Guard {
         let Some(installed) = &self.installed else {
             return Ok(());
         };
-        if GENERATION.load(Ordering::Acquire) == self.generation {
-            ENABLED.store(false, Ordering::Release);
-            *COLLECTOR.write().unwrap_or_else(|e| e.into_inner()) = None;
+        if state::is_current(self.generation) {
+            state::disable();
         }
         let result = installed.collector.shutdown(self.timeout);
         let _ = installed
@@ -388,19 +296,11 @@ impl Guard {
             .unwrap_or_else(|e| e.into_inner())
             .take()
         {
-            shutdown_runtime(runtime);
+            otlp::stop_runtime(runtime);
         }
-        result.map_err(FlushError)
+        result
     }
 }
-
-#[cfg(feature = "otlp-grpc")]
-fn shutdown_runtime(runtime: ExportRuntime) {
-    // Never blocks, so it is safe inside an async main as well.
-    runtime.shutdown_background();
-}
-#[cfg(not(feature = "otlp-grpc"))]
-fn shutdown_runtime(_runtime: ExportRuntime) {}
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -415,167 +315,5 @@ impl Drop for Guard {
 /// Use it where a process may be frozen between units of work (AWS Lambda
 /// after each invocation). Does nothing when no provider is installed.
 pub fn flush() -> Result<(), FlushError> {
-    let collector = COLLECTOR.read().unwrap_or_else(|e| e.into_inner()).clone();
-    match collector {
-        Some(collector) => {
-            let wait = Duration::from_millis(FLUSH_TIMEOUT_MS.load(Ordering::Relaxed).max(100));
-            collector.flush(wait).map_err(FlushError)
-        }
-        None => Ok(()),
-    }
-}
-
-/// The sampler: the configured one, made aware of X-Ray headers.
-///
-/// Parent-based sampling follows a caller's decision, except when the caller
-/// deferred it (`Sampled=?`, or no `Sampled` field): then this service decides
-/// as for a new trace. A Root-only header (no `Parent`) with an explicit
-/// decision is followed too.
-#[derive(Clone, Debug)]
-pub(crate) struct XraySampler {
-    root: Sampler,
-    parent_based: bool,
-}
-
-impl XraySampler {
-    pub(crate) fn new(kind: SamplerKind) -> Self {
-        let root = match kind {
-            SamplerKind::AlwaysOn | SamplerKind::ParentBasedAlwaysOn => Sampler::AlwaysOn,
-            SamplerKind::AlwaysOff | SamplerKind::ParentBasedAlwaysOff => Sampler::AlwaysOff,
-            SamplerKind::TraceIdRatio(r) | SamplerKind::ParentBasedTraceIdRatio(r) => {
-                Sampler::TraceIdRatioBased(r)
-            }
-        };
-        Self {
-            root,
-            parent_based: kind.parent_based(),
-        }
-    }
-
-    /// The caller's decision in `parent` (an extracted remote context or a
-    /// local parent), when there is one to follow: both span paths (ours and
-    /// the SDK's) decide with this. `None` when the caller deferred the
-    /// decision (`Sampled=?` or no `Sampled`) or named no decision at all.
-    pub(crate) fn inherited(parent: &Context) -> Option<bool> {
-        let span_context = parent.span().span_context().clone();
-        let incoming = parent.get::<IncomingXray>();
-        if span_context.is_valid() {
-            let deferred = span_context.is_remote()
-                && incoming.is_some_and(|i| i.header.sampling.is_deferred());
-            return (!deferred).then(|| span_context.is_sampled());
-        }
-        match incoming?.header.sampling {
-            Sampling::Sampled => Some(true),
-            Sampling::NotSampled => Some(false),
-            Sampling::Requested | Sampling::Deferred => None,
-        }
-    }
-}
-
-impl ShouldSample for XraySampler {
-    fn should_sample(
-        &self,
-        parent_context: Option<&Context>,
-        trace_id: TraceId,
-        name: &str,
-        span_kind: &SpanKind,
-        attributes: &[KeyValue],
-        links: &[Link],
-    ) -> SamplingResult {
-        if self.parent_based
-            && let Some(sampled) = parent_context.and_then(Self::inherited)
-        {
-            return SamplingResult {
-                decision: if sampled {
-                    SamplingDecision::RecordAndSample
-                } else {
-                    SamplingDecision::Drop
-                },
-                attributes: Vec::new(),
-                trace_state: parent_context
-                    .map(|cx| cx.span().span_context().trace_state().clone())
-                    .unwrap_or_default(),
-            };
-        }
-        self.root
-            .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
-
-    fn decide(sampler: &XraySampler, parent: &Context) -> SamplingDecision {
-        sampler
-            .should_sample(
-                Some(parent),
-                TraceId::from(1u128),
-                "s",
-                &SpanKind::Internal,
-                &[],
-                &[],
-            )
-            .decision
-    }
-
-    fn remote(sampled: bool) -> Context {
-        let flags = if sampled {
-            TraceFlags::SAMPLED
-        } else {
-            TraceFlags::default()
-        };
-        Context::new().with_remote_span_context(SpanContext::new(
-            TraceId::from(7u128),
-            SpanId::from(9u64),
-            flags,
-            true,
-            TraceState::default(),
-        ))
-    }
-
-    #[test]
-    fn follows_the_callers_decision() {
-        let sampler = XraySampler::new(SamplerKind::ParentBasedAlwaysOff);
-        assert_eq!(
-            decide(&sampler, &remote(true)),
-            SamplingDecision::RecordAndSample
-        );
-        let sampler = XraySampler::new(SamplerKind::ParentBasedAlwaysOn);
-        assert_eq!(decide(&sampler, &remote(false)), SamplingDecision::Drop);
-        assert_eq!(
-            decide(&sampler, &Context::new()),
-            SamplingDecision::RecordAndSample
-        );
-    }
-
-    #[test]
-    fn a_deferred_decision_is_ours_to_make() {
-        let header = crate::propagation::XrayHeader::parse(
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?",
-        )
-        .expect("valid header");
-        let parent = remote(false).with_value(IncomingXray { header });
-        let on = XraySampler::new(SamplerKind::ParentBasedAlwaysOn);
-        assert_eq!(decide(&on, &parent), SamplingDecision::RecordAndSample);
-        let off = XraySampler::new(SamplerKind::ParentBasedAlwaysOff);
-        assert_eq!(decide(&off, &parent), SamplingDecision::Drop);
-    }
-
-    #[test]
-    fn root_only_header_decision_is_followed() {
-        let header = crate::propagation::XrayHeader::parse(
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0",
-        )
-        .expect("valid header");
-        let parent = Context::new().with_value(IncomingXray { header });
-        let sampler = XraySampler::new(SamplerKind::ParentBasedAlwaysOn);
-        assert_eq!(decide(&sampler, &parent), SamplingDecision::Drop);
-        let not_parent_based = XraySampler::new(SamplerKind::AlwaysOn);
-        assert_eq!(
-            decide(&not_parent_based, &parent),
-            SamplingDecision::RecordAndSample
-        );
-    }
+    state::flush_active()
 }

@@ -25,9 +25,11 @@ use opentelemetry::{Array, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
-use crate::config::{Config, Resolved, SamplerKind};
+use crate::config::{Config, Resolved};
 use crate::propagation::xray_trace_id;
 use crate::provider::Guard;
+use crate::record::ANNOTATIONS_KEY;
+use crate::sampler::SamplerKind;
 
 static TURN: Mutex<()> = Mutex::new(());
 
@@ -51,8 +53,7 @@ pub fn capture_with(sampler: SamplerKind) -> Capture {
             spans: spans.clone(),
         });
     let resolved = Resolved::new(&config, &|_| None);
-    let limits = crate::collector::Limits::from_env(&|_| None);
-    let guard = crate::provider::install(config, resolved, limits);
+    let guard = crate::provider::install(config, resolved);
     Capture {
         spans,
         guard,
@@ -302,8 +303,7 @@ impl FinishedSpan {
 
     /// The keys listed as X-Ray annotations.
     pub fn annotation_keys(&self) -> Vec<String> {
-        self.attr_strings(crate::span::ANNOTATIONS_KEY)
-            .unwrap_or_default()
+        self.attr_strings(ANNOTATIONS_KEY).unwrap_or_default()
     }
 
     /// The first event named `name`.

@@ -27,14 +27,12 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+use crate::record::{ANNOTATIONS_KEY, CANCELLED_KEY};
+
 /// Most finished spans held back while waiting for their trace's root span.
 const MAX_BUFFERED_SPANS: usize = 4096;
 /// Longest attribute value, name or description printed, in characters.
 const MAX_VALUE_CHARS: usize = 120;
-/// String-array attribute listing the attribute keys that are X-Ray annotations.
-const ANNOTATIONS_KEY: &str = "aws.xray.annotations";
-/// Boolean attribute marking a span whose operation was cancelled.
-const CANCELLED_KEY: &str = "xray.cancelled";
 
 /// A [`SpanExporter`] that prints each finished trace as a readable tree.
 ///

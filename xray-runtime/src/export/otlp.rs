@@ -1,20 +1,54 @@
 //! OTLP to a collector, over gRPC or HTTP/protobuf.
 
-use crate::config::{Protocol, Resolved};
 use crate::export::BoxedExporter;
-use crate::provider::ExportRuntime;
 
-/// Builds the OTLP exporter for the resolved protocol. Endpoint, headers,
-/// timeout and compression come from the standard `OTEL_EXPORTER_OTLP_*`
-/// variables, read by opentelemetry-otlp; an endpoint given in code is used
-/// only when no endpoint variable is set.
+/// OTLP transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP over gRPC (port 4317 by convention).
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (port 4318 by convention); the OTLP default.
+    HttpProtobuf,
+}
+
+impl Protocol {
+    /// The name `OTEL_EXPORTER_OTLP_PROTOCOL` uses.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+/// The runtime that drives the gRPC client (tonic needs one, whatever the
+/// application itself runs on); kept by the provider until shutdown.
+#[cfg(feature = "otlp-grpc")]
+pub(crate) type ExportRuntime = tokio::runtime::Runtime;
+#[cfg(not(feature = "otlp-grpc"))]
+pub(crate) type ExportRuntime = ();
+
+/// Stops the gRPC client's runtime without blocking (safe inside an async
+/// `main` too).
+#[cfg(feature = "otlp-grpc")]
+pub(crate) fn stop_runtime(runtime: ExportRuntime) {
+    runtime.shutdown_background();
+}
+#[cfg(not(feature = "otlp-grpc"))]
+pub(crate) fn stop_runtime(_runtime: ExportRuntime) {}
+
+/// Builds the OTLP exporter for `protocol`. Endpoint, headers, timeout and
+/// compression come from the standard `OTEL_EXPORTER_OTLP_*` variables, read
+/// by opentelemetry-otlp; `endpoint` (given in code) is used only when no
+/// endpoint variable is set, which the caller has checked.
 pub(crate) fn build(
-    resolved: &Resolved,
+    protocol: Protocol,
+    endpoint: Option<&str>,
     runtime: &mut Option<ExportRuntime>,
 ) -> Result<BoxedExporter, String> {
-    match resolved.protocol {
-        Protocol::Grpc => grpc(resolved.code_endpoint.as_deref(), runtime),
-        Protocol::HttpProtobuf => http(resolved.code_endpoint.as_deref()),
+    match protocol {
+        Protocol::Grpc => grpc(endpoint, runtime),
+        Protocol::HttpProtobuf => http(endpoint),
     }
 }
 

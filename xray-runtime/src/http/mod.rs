@@ -51,7 +51,8 @@ use std::task::{Context as TaskContext, Poll, ready};
 use ::http::{HeaderMap, Method, header};
 use pin_project_lite::pin_project;
 
-use crate::span::{CANCELLED_KEY, Span};
+use crate::record::CANCELLED_KEY;
+use crate::span::Span;
 
 mod client;
 #[cfg(feature = "tower")]

@@ -12,9 +12,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{OnOutput, SpanFuture, attr, header_str, known_method, record_method, unbracket};
-use crate::Context;
 use crate::propagation::{HeaderExtractor, IncomingXray, Sampling, XRAY_HEADER};
 use crate::span::Span;
+use opentelemetry::Context;
 
 /// The longest request path put in a span name, in bytes (the `url.path`
 /// attribute keeps up to [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN)).

@@ -1,0 +1,567 @@
+//! Each thread's stack of open spans, and how a new span's ids and sampling
+//! decision are derived from what is current.
+//!
+//! A frame is an open span: trace id, span id, parent, sampling decision and
+//! start time. The innermost frame of a thread is its current span. Ending a
+//! sampled frame queues a [`Finished`] record into the thread's ring for the
+//! export thread; an unsampled frame reads no clock and is never queued, yet
+//! its ids stay available for propagation.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use opentelemetry::Context;
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+
+use crate::clock;
+use crate::id::{Rng, trace_id_at};
+use crate::propagation::IncomingXray;
+use crate::record::{Extra, Finished, SpanSpec};
+use crate::ring::Ring;
+use crate::sampler;
+use crate::span::error::{self, ErrorInfo};
+use crate::state;
+
+/// An open span, on its thread's stack while it is current.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub(crate) trace_id: u128,
+    pub(crate) span_id: u64,
+    pub(crate) parent_id: u64,
+    pub(crate) sampled: bool,
+    parent_remote: bool,
+    /// Stands for a span of another thread or task (see `SpanHandle`):
+    /// children nest under it, but it is not this thread's to end.
+    proxy: bool,
+    generation: u32,
+    /// The OpenTelemetry API's current span when this frame was pushed: a
+    /// different one later means code made its own span current under ours.
+    otel_seen: u64,
+    spec: &'static SpanSpec,
+    start: u64,
+    extra: Option<Box<Extra>>,
+}
+
+/// The spec of frames that stand for another thread's span.
+static PROXY: SpanSpec = SpanSpec {
+    name: "",
+    kind: opentelemetry::trace::SpanKind::Internal,
+    flush: false,
+};
+
+impl Frame {
+    /// A frame standing for a span of another thread or task, so that spans
+    /// started here nest under it.
+    pub(crate) fn proxy(
+        trace_id: u128,
+        span_id: u64,
+        sampled: bool,
+        remote: Option<Context>,
+    ) -> Self {
+        let extra = remote.map(|remote| {
+            Box::new(Extra {
+                remote: Some(remote),
+                ..Extra::default()
+            })
+        });
+        Self {
+            trace_id,
+            span_id,
+            parent_id: 0,
+            sampled,
+            parent_remote: false,
+            proxy: true,
+            generation: state::generation(),
+            otel_seen: 0,
+            spec: &PROXY,
+            start: 0,
+            extra,
+        }
+    }
+
+    /// What the span records beyond its ids, allocated on first use.
+    pub(crate) fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The caller's context, for a root continuing a remote trace.
+    pub(crate) fn remote(&self) -> Option<&Context> {
+        self.extra.as_ref().and_then(|extra| extra.remote.as_ref())
+    }
+
+    pub(crate) fn span_context(&self) -> SpanContext {
+        let flags = if self.sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        SpanContext::new(
+            TraceId::from(self.trace_id),
+            SpanId::from(self.span_id),
+            flags,
+            false,
+            self.trace_state().unwrap_or_default(),
+        )
+    }
+
+    /// The W3C trace state of the remote trace this span continues.
+    fn trace_state(&self) -> Option<TraceState> {
+        self.remote()
+            .map(|cx| cx.span().span_context().trace_state().clone())
+    }
+
+    pub(crate) fn record_error(&mut self, error: ErrorInfo) {
+        let (span_id, parent_id) = (self.span_id, self.parent_id);
+        error::record_error(self.extra(), span_id, parent_id, error);
+    }
+
+    /// Ends the span (taken off the stack): queues it for export when sampled.
+    pub(crate) fn finish(self) {
+        if with_local(|local| self.finish_into(local, state::generation())).unwrap_or(false) {
+            flush_invocation();
+        }
+    }
+
+    /// Whether ending this frame has nothing to record: it can be discarded
+    /// in place.
+    #[inline]
+    fn ends_silently(&self) -> bool {
+        self.proxy || (!self.sampled && !self.spec.flush)
+    }
+
+    /// Ends the span inside a borrow of this thread's state; returns whether
+    /// the provider must be flushed now (a Lambda invocation ended). Spans of
+    /// an installation other than `current` are not queued.
+    #[inline]
+    fn finish_into(mut self, local: &mut Local, current: u32) -> bool {
+        if self.proxy {
+            return false;
+        }
+        if self.sampled {
+            if std::thread::panicking() {
+                error::record_panic(self.extra());
+            }
+            if self.generation == current {
+                let trace_state = self.trace_state();
+                local.queue(Finished {
+                    trace_id: self.trace_id,
+                    span_id: self.span_id,
+                    parent_id: self.parent_id,
+                    parent_remote: self.parent_remote,
+                    generation: self.generation,
+                    spec: self.spec,
+                    start: self.start,
+                    end: clock::ticks(),
+                    extra: self.extra.take(),
+                    trace_state,
+                });
+            }
+        }
+        self.spec.flush
+    }
+}
+
+/// Flushes after a Lambda invocation's root span ended.
+fn flush_invocation() {
+    if let Err(err) = state::flush_active() {
+        eprintln!("xray: {err}");
+    }
+}
+
+/// Per-thread state: the stack of open spans and the queue of finished ones.
+pub(crate) struct Local {
+    pub(crate) stack: Vec<Frame>,
+    ring: Option<Arc<Ring<Finished>>>,
+    rng: Rng,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let Some(ring) = &self.ring {
+            ring.close();
+        }
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = const { RefCell::new(Local { stack: Vec::new(), ring: None, rng: Rng(0) }) };
+}
+
+impl Local {
+    fn queue(&mut self, span: Finished) {
+        let ring = self.ring.get_or_insert_with(|| {
+            let ring = Arc::new(Ring::new(state::queue_per_thread()));
+            state::RINGS.register(ring.clone());
+            ring
+        });
+        if let Some(queued) = ring.push(span)
+            && ring.reached_half(queued)
+        {
+            state::nudge();
+        }
+    }
+}
+
+/// Runs `f` on this thread's state; `None` when the thread can no longer
+/// keep spans (it is exiting) or the state is already borrowed.
+#[inline]
+pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+    LOCAL
+        .try_with(|local| local.try_borrow_mut().ok().map(|mut l| f(&mut l)))
+        .ok()
+        .flatten()
+}
+
+/// Reads this thread's state without borrowing it mutably.
+#[inline]
+pub(crate) fn read_local<R>(f: impl FnOnce(&Local) -> Option<R>) -> Option<R> {
+    LOCAL
+        .try_with(|local| local.try_borrow().ok().and_then(|l| f(&l)))
+        .ok()
+        .flatten()
+}
+
+/// Makes `frame` current; false when this thread can no longer keep spans.
+#[inline]
+pub(crate) fn push(frame: Frame) -> bool {
+    with_local(|local| local.stack.push(frame)).is_some()
+}
+
+/// Pushes `frame`, or puts it back in `slot` when this thread cannot.
+pub(crate) fn push_or_keep(frame: Frame, slot: &mut Option<Frame>) -> bool {
+    let mut frame = Some(frame);
+    let pushed = with_local(|local| {
+        if let Some(frame) = frame.take() {
+            local.stack.push(frame);
+        }
+    })
+    .is_some();
+    if !pushed {
+        *slot = frame;
+    }
+    pushed
+}
+
+#[inline]
+pub(crate) fn pop() -> Option<Frame> {
+    with_local(|local| local.stack.pop()).flatten()
+}
+
+/// Takes the current frame back off the stack into `slot` when dropped:
+/// after a poll or a scope, even one ended by a panic.
+pub(crate) struct PopInto<'a> {
+    pub(crate) slot: &'a mut Option<Frame>,
+}
+
+impl Drop for PopInto<'_> {
+    fn drop(&mut self) {
+        *self.slot = pop();
+    }
+}
+
+/// Applies `f` to the current frame of this thread.
+#[inline]
+pub(crate) fn with_top<R>(f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
+    with_local(|local| local.stack.last_mut().map(f)).flatten()
+}
+
+/// Ends the current frame of this thread (a synchronous span's guard
+/// dropping); returns whether a Lambda invocation must be flushed.
+#[inline]
+pub(crate) fn end_top() {
+    let flush = with_local(|local| {
+        let top = local.stack.last()?;
+        if top.ends_silently() {
+            // Nothing to record: discard in place.
+            local.stack.pop();
+            return Some(false);
+        }
+        let frame = local.stack.pop()?;
+        Some(frame.finish_into(local, state::generation()))
+    })
+    .flatten();
+    if flush == Some(true) {
+        flush_invocation();
+    }
+}
+
+/// The OpenTelemetry API's current span, if any.
+#[inline]
+pub(crate) fn otel_current() -> Option<SpanContext> {
+    Context::map_current(|cx| {
+        if cx.has_active_span() {
+            let sc = cx.span().span_context().clone();
+            sc.is_valid().then_some(sc)
+        } else {
+            None
+        }
+    })
+}
+
+#[inline]
+pub(crate) fn otel_span_id(sc: &Option<SpanContext>) -> u64 {
+    sc.as_ref()
+        .map_or(0, |sc| u64::from_be_bytes(sc.span_id().to_bytes()))
+}
+
+/// Whether the OpenTelemetry API made `otel_id` current after `top` was
+/// pushed, nesting it inside `top`.
+#[inline]
+pub(crate) fn otel_nested_in(top: &Frame, otel_id: u64) -> bool {
+    otel_id != 0 && otel_id != top.otel_seen && otel_id != top.span_id
+}
+
+/// Where a new span's ids and sampling decision come from.
+struct Parent {
+    trace_id: u128,
+    span_id: u64,
+    sampled: bool,
+    remote: bool,
+}
+
+impl Parent {
+    #[inline]
+    fn of(sc: &SpanContext) -> Self {
+        Self {
+            trace_id: u128::from_be_bytes(sc.trace_id().to_bytes()),
+            span_id: u64::from_be_bytes(sc.span_id().to_bytes()),
+            sampled: sc.is_sampled(),
+            remote: sc.is_remote(),
+        }
+    }
+}
+
+/// Builds a frame on this thread: a child of `parent`, or the root of a new
+/// trace (with `trace_id` when the trace is already named).
+#[inline]
+fn make_frame(
+    local: &mut Local,
+    spec: &'static SpanSpec,
+    parent: Option<Parent>,
+    new_trace: Option<(u128, Option<bool>)>,
+    otel_seen: u64,
+) -> Frame {
+    let span_id = local.rng.span_id();
+    let (trace_id, parent_id, sampled, parent_remote) = match parent {
+        Some(p) => (p.trace_id, p.span_id, p.sampled, p.remote),
+        None => {
+            let (trace_id, decided) = match new_trace {
+                Some((trace_id, decided)) => (trace_id, decided),
+                None => (trace_id_at(clock::epoch_seconds(), &mut local.rng), None),
+            };
+            (
+                trace_id,
+                0,
+                decided.unwrap_or_else(|| sampler::sample_root(trace_id)),
+                false,
+            )
+        }
+    };
+    Frame {
+        trace_id,
+        span_id,
+        parent_id,
+        sampled,
+        parent_remote,
+        proxy: false,
+        generation: state::generation(),
+        otel_seen,
+        spec,
+        start: if sampled { clock::ticks() } else { 0 },
+        extra: None,
+    }
+}
+
+/// The parent of a new span on this thread: the innermost open span, or a
+/// span made current through the OpenTelemetry API; `None` for a new trace.
+#[inline]
+fn child_parent(local: &Local) -> (Option<Parent>, u64) {
+    // The OpenTelemetry API's current span matters only once that API has
+    // made spans through our tracer.
+    let otel = if state::otel_api_used() {
+        otel_current()
+    } else {
+        None
+    };
+    let otel_id = otel_span_id(&otel);
+    let parent = match (local.stack.last(), &otel) {
+        // A span made current through the OpenTelemetry API after `top` was
+        // pushed is nested inside it: it is the parent.
+        (Some(top), Some(sc)) if otel_nested_in(top, otel_id) => Some(Parent::of(sc)),
+        (Some(top), _) => Some(Parent {
+            trace_id: top.trace_id,
+            span_id: top.span_id,
+            sampled: top.sampled,
+            remote: false,
+        }),
+        (None, Some(sc)) => Some(Parent::of(sc)),
+        (None, None) => None,
+    };
+    (parent, otel_id)
+}
+
+/// The frame of a new span under whatever is current on this thread.
+pub(crate) fn child_frame(spec: &'static SpanSpec) -> Option<Frame> {
+    with_local(|local| {
+        let (parent, otel_id) = child_parent(local);
+        make_frame(local, spec, parent, None, otel_id)
+    })
+}
+
+/// Starts a child of whatever is current and pushes it, in one borrow of
+/// this thread's state; returns its sampling decision, `None` when this
+/// thread can no longer keep spans.
+#[inline]
+pub(crate) fn push_child(spec: &'static SpanSpec) -> Option<bool> {
+    with_local(|local| {
+        let (parent, otel_id) = child_parent(local);
+        let frame = make_frame(local, spec, parent, None, otel_id);
+        let sampled = frame.sampled;
+        local.stack.push(frame);
+        sampled
+    })
+}
+
+/// The frame of a root span: continuing `parent` (an extracted remote
+/// context) when it names a trace, else a new trace. The current span, if
+/// any, is ignored.
+pub(crate) fn root_frame(spec: &'static SpanSpec, parent: Context) -> Option<Frame> {
+    let otel_seen = if state::otel_api_used() {
+        otel_span_id(&otel_current())
+    } else {
+        0
+    };
+    let sc = parent.span().span_context().clone();
+    let incoming = parent.get::<IncomingXray>().map(|i| i.header.trace_id);
+    let decided = if sampler::parent_based() {
+        sampler::inherited(&parent)
+    } else {
+        None
+    };
+    let mut frame = with_local(|local| {
+        if sc.is_valid() {
+            let mut from = Parent::of(&sc);
+            from.sampled = decided.unwrap_or_else(|| sampler::sample_root(from.trace_id));
+            make_frame(local, spec, Some(from), None, otel_seen)
+        } else if let Some(trace_id) = incoming {
+            // A Root-only header (first hop behind a load balancer) names the
+            // trace but no parent span: keep its trace id.
+            let trace_id = u128::from_be_bytes(trace_id.to_bytes());
+            make_frame(local, spec, None, Some((trace_id, decided)), otel_seen)
+        } else {
+            make_frame(local, spec, None, None, otel_seen)
+        }
+    })?;
+    if sc.is_valid() || incoming.is_some() || !parent.baggage().is_empty() {
+        frame.extra().remote = Some(parent);
+    }
+    Some(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SPEC: SpanSpec = SpanSpec {
+        name: "test",
+        kind: opentelemetry::trace::SpanKind::Internal,
+        flush: false,
+    };
+
+    fn local() -> (Local, Arc<Ring<Finished>>) {
+        let ring = Arc::new(Ring::new(8));
+        let local = Local {
+            stack: Vec::new(),
+            ring: Some(ring.clone()),
+            rng: Rng(0),
+        };
+        (local, ring)
+    }
+
+    fn queued(ring: &Ring<Finished>) -> Vec<Finished> {
+        let mut out = Vec::new();
+        ring.drain_into(&mut out);
+        out
+    }
+
+    fn root(local: &mut Local, sampled: bool) -> Frame {
+        make_frame(local, &SPEC, None, Some((7 << 96 | 99, Some(sampled))), 0)
+    }
+
+    #[test]
+    fn children_inherit_the_trace_and_the_decision() {
+        let (mut local, _) = local();
+        let top = root(&mut local, false);
+        assert_eq!(top.trace_id, 7 << 96 | 99);
+        assert_eq!(top.parent_id, 0);
+        assert_ne!(top.span_id, 0);
+        local.stack.push(top);
+        let (parent, _) = child_parent(&local);
+        let child = make_frame(&mut local, &SPEC, parent, None, 0);
+        let top = &local.stack[0];
+        assert_eq!(
+            (child.trace_id, child.parent_id),
+            (top.trace_id, top.span_id)
+        );
+        assert!(!child.sampled, "an unsampled root's children are unsampled");
+        assert_eq!(child.start, 0, "an unsampled span reads no clock");
+        assert_ne!(child.span_id, top.span_id);
+    }
+
+    #[test]
+    fn a_new_trace_gets_a_timestamped_id() {
+        let (mut local, _) = local();
+        let frame = make_frame(&mut local, &SPEC, None, None, 0);
+        let seconds = (frame.trace_id >> 96) as u32;
+        assert!(seconds.abs_diff(clock::epoch_seconds()) <= 1);
+        assert_eq!(frame.parent_id, 0);
+    }
+
+    #[test]
+    fn only_sampled_spans_of_the_current_installation_are_queued() {
+        let (mut local, ring) = local();
+        let current = state::generation();
+        let sampled = root(&mut local, true);
+        let id = sampled.span_id;
+        assert!(!sampled.finish_into(&mut local, current));
+        let out = queued(&ring);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].span_id, id);
+        assert!(out[0].end >= out[0].start);
+
+        root(&mut local, false).finish_into(&mut local, current);
+        root(&mut local, true).finish_into(&mut local, current.wrapping_add(1));
+        Frame::proxy(1, 2, true, None).finish_into(&mut local, current);
+        assert!(queued(&ring).is_empty());
+    }
+
+    #[test]
+    fn the_stack_is_last_in_first_out() {
+        std::thread::spawn(|| {
+            let ids: Vec<u64> = (1..=3).collect();
+            for &id in &ids {
+                assert!(push(Frame::proxy(5, id, true, None)));
+            }
+            assert_eq!(with_top(|frame| frame.span_id), Some(3));
+            let popped: Vec<u64> = std::iter::from_fn(pop).map(|f| f.span_id).collect();
+            assert_eq!(popped, ids.into_iter().rev().collect::<Vec<_>>());
+            assert_eq!(with_top(|frame| frame.span_id), None);
+        })
+        .join()
+        .expect("stack test thread");
+    }
+
+    #[test]
+    fn a_lambda_root_asks_for_a_flush_when_it_ends() {
+        static LAMBDA: SpanSpec = SpanSpec {
+            name: "handler",
+            kind: opentelemetry::trace::SpanKind::Server,
+            flush: true,
+        };
+        let (mut local, _) = local();
+        let frame = make_frame(&mut local, &LAMBDA, None, Some((1, Some(false))), 0);
+        assert!(!frame.ends_silently());
+        assert!(frame.finish_into(&mut local, state::generation()));
+    }
+}
