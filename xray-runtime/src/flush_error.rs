@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::stats::Stats;
+
 /// Why a flush or shutdown did not complete.
 ///
 /// ```
@@ -13,6 +15,7 @@ use std::time::Duration;
 ///         Ok(()) => "exported",
 ///         Err(FlushError::Timeout(_)) => "the exporters are slow or unreachable",
 ///         Err(FlushError::Export(_)) => "an exporter failed",
+///         Err(FlushError::Lost(stats)) if stats.queue_full > 0 => "the queue overflowed",
 ///         Err(_) => "tracing is not running",
 ///     }
 /// }
@@ -27,8 +30,15 @@ pub enum FlushError {
     Export(String),
     /// Tracing was already shut down.
     ShutDown,
-    /// The export thread is not running.
+    /// The export thread is not running (it could not start, or this is a
+    /// child process after `fork()`: call `init` again there).
     NotRunning,
+    /// Called from the export path itself (an exporter), which would wait
+    /// for itself: nothing was waited for.
+    InsideExport,
+    /// Everything was exported, but spans were lost since the previous
+    /// flush: what was counted in between.
+    Lost(Stats),
 }
 
 impl fmt::Display for FlushError {
@@ -42,7 +52,11 @@ impl fmt::Display for FlushError {
             ),
             Self::Export(message) => f.write_str(message),
             Self::ShutDown => f.write_str("already shut down"),
-            Self::NotRunning => f.write_str("the export thread has stopped"),
+            Self::NotRunning => f.write_str("the export thread is not running"),
+            Self::InsideExport => {
+                f.write_str("flush was called from the export path, which cannot wait for itself")
+            }
+            Self::Lost(stats) => write!(f, "since the previous flush: {stats}"),
         }
     }
 }

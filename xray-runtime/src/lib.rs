@@ -143,8 +143,9 @@ mod clock;
 mod flush_error;
 mod id;
 pub mod propagation;
+mod queue;
 mod record;
-mod ring;
+mod stats;
 mod value;
 
 mod sampler;
@@ -189,6 +190,7 @@ pub use span::{
     current_trace_header, current_trace_id, is_valid_annotation_key, record_error, set_attribute,
     set_status_error,
 };
+pub use stats::{Stats, stats};
 pub use value::{AnnotationValue, AttributeValue, MAX_VALUE_LEN};
 
 /// Support for the macros' expansions. Not public API.

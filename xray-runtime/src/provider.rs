@@ -4,8 +4,8 @@
 //! everything down. [`flush`] exports what has ended so far.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry::propagation::{
@@ -18,9 +18,9 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use crate::collector::Collector;
+use crate::clock;
+use crate::collector::{Collector, ExporterSpec};
 use crate::config::{Config, ExporterKind, PropagatorKind, Resolved, process_env};
-use crate::export::otlp::{self, ExportRuntime};
 use crate::export::{BoxedExporter, ConsoleExporter, JsonExporter};
 use crate::flush_error::FlushError;
 use crate::id::XrayIdGenerator;
@@ -29,6 +29,11 @@ use crate::sampler::{self, XraySampler};
 use crate::span::current::with_current_span;
 use crate::span::error::install_panic_hook;
 use crate::state;
+use crate::stats::{self, Stats};
+
+/// Threads that may each hold a part-filled block of the export queue on
+/// top of the queue's own room (`OTEL_BSP_MAX_QUEUE_SIZE`): about 1 MiB.
+const STAGING_THREADS: usize = 256;
 
 /// The name and version every span's instrumentation scope carries.
 pub(crate) const SCOPE_NAME: &str = "xray";
@@ -58,15 +63,20 @@ pub fn init(config: Config) -> Guard {
 
 pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     install_panic_hook();
+    let at_install = stats::stats();
+    let previous = state::pipeline();
     let generation = state::next_generation();
+    if let Some(previous) = previous {
+        // Its spans are its to export; the queues are ours from now on.
+        previous.retire();
+    }
     if resolved.disabled {
         state::disable();
         return Guard::inert();
     }
 
-    let mut runtime = None;
     let notice = resolved.exporter_fell_back && config.custom_exporter.is_none();
-    let exporters = build_exporters(config.custom_exporter, &resolved, &mut runtime);
+    let exporters = exporter_specs(config.custom_exporter, &resolved);
     if notice {
         eprintln!(
             "xray: no exporter configured; printing traces to stdout. Set OTEL_EXPORTER_OTLP_ENDPOINT \
@@ -79,6 +89,8 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
     let limits = resolved.limits;
+    clock::init(resolved.clock);
+    state::size_queues(limits.max_queue, limits.max_batch, STAGING_THREADS);
     let collector = Arc::new(Collector::start(
         generation, limits, exporters, &resource, scope,
     ));
@@ -94,20 +106,16 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     global::set_text_map_propagator(CurrentSpanPropagator(propagator(&resolved.propagators)));
 
     sampler::install(resolved.sampler);
-    state::enable(
-        collector.clone(),
-        limits.queue_per_thread,
-        resolved.shutdown_timeout,
-    );
+    state::enable(collector.clone(), resolved.shutdown_timeout);
     Guard {
         installed: Some(Installed {
             collector,
             provider,
-            runtime: Mutex::new(runtime),
         }),
         generation,
         timeout: resolved.shutdown_timeout,
         done: AtomicBool::new(false),
+        at_install,
     }
 }
 
@@ -185,43 +193,31 @@ impl Tracer for XrayTracer {
     }
 }
 
-fn build_exporters(
-    custom: Option<BoxedExporter>,
-    resolved: &Resolved,
-    runtime: &mut Option<ExportRuntime>,
-) -> Vec<BoxedExporter> {
+fn exporter_specs(custom: Option<BoxedExporter>, resolved: &Resolved) -> Vec<ExporterSpec> {
     if let Some(custom) = custom {
-        return vec![custom];
+        return vec![ExporterSpec::Spans(custom)];
     }
-    let mut exporters = Vec::new();
-    for kind in &resolved.exporters {
-        match kind {
-            ExporterKind::Console => {
-                exporters.push(BoxedExporter::named(ConsoleExporter::stdout(), "console"))
-            }
-            ExporterKind::Json => {
-                exporters.push(BoxedExporter::named(JsonExporter::stdout(), "json"))
-            }
-            ExporterKind::None => {}
-            ExporterKind::Otlp => match otlp::build(
-                resolved.protocol,
-                resolved.code_endpoint.as_deref(),
-                runtime,
-            ) {
-                Ok(exporter) => exporters.push(exporter),
-                Err(why) => eprintln!(
-                    "xray: could not set up the OTLP exporter ({why}); spans will not be exported"
-                ),
-            },
-        }
-    }
-    exporters
+    resolved
+        .exporters
+        .iter()
+        .filter_map(|kind| match kind {
+            ExporterKind::Console => Some(ExporterSpec::Spans(BoxedExporter::named(
+                ConsoleExporter::stdout(),
+                "console",
+            ))),
+            ExporterKind::Json => Some(ExporterSpec::Spans(BoxedExporter::named(
+                JsonExporter::stdout(),
+                "json",
+            ))),
+            ExporterKind::Otlp => Some(ExporterSpec::Otlp(resolved.otlp.clone())),
+            ExporterKind::None => None,
+        })
+        .collect()
 }
 
 struct Installed {
     collector: Arc<Collector>,
     provider: SdkTracerProvider,
-    runtime: Mutex<Option<ExportRuntime>>,
 }
 
 /// Keeps the provider installed; dropping it flushes and shuts down.
@@ -236,6 +232,8 @@ pub struct Guard {
     generation: u32,
     timeout: Duration,
     done: AtomicBool,
+    /// The counters when it was installed: shutdown reports what changed.
+    at_install: Stats,
 }
 
 impl fmt::Debug for Guard {
@@ -255,6 +253,7 @@ impl Guard {
             generation: 0,
             timeout: Duration::ZERO,
             done: AtomicBool::new(true),
+            at_install: Stats::default(),
         }
     }
 
@@ -290,15 +289,23 @@ impl Guard {
         let _ = installed
             .provider
             .shutdown_with_timeout(Duration::from_millis(10));
-        if let Some(runtime) = installed
-            .runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            otlp::stop_runtime(runtime);
-        }
+        report_losses(&self.at_install);
         result
+    }
+}
+
+/// Says on stderr what was lost since `at_install`, and what is still open.
+fn report_losses(at_install: &Stats) {
+    let now = stats::stats();
+    let since = now.since(at_install);
+    if since.lost() > 0 {
+        eprintln!("xray: at shutdown: spans {since}");
+    }
+    if now.open > 0 {
+        eprintln!(
+            "xray: {} spans were still open at shutdown; they are not exported",
+            now.open
+        );
     }
 }
 

@@ -32,7 +32,7 @@ pub struct SpanSpec {
 }
 
 /// What a span records beyond its ids and times; allocated only when needed.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Extra {
     pub attributes: Vec<KeyValue>,
     pub annotations: Vec<StringValue>,
@@ -47,7 +47,7 @@ pub(crate) struct Extra {
 }
 
 /// An event, timestamped in clock ticks.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct RawEvent {
     pub name: Cow<'static, str>,
     pub at: u64,
@@ -56,7 +56,7 @@ pub(crate) struct RawEvent {
 
 /// A finished, sampled span on its way to the export thread. Times are
 /// clock ticks, converted to wall-clock time at export.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Finished {
     pub trace_id: u128,
     pub span_id: u64,

@@ -1,17 +1,18 @@
 //! The process-wide state the span path reads: whether tracing is on, which
-//! installation is current, and the door to the running export pipeline.
+//! installation is current, every thread's queue of finished spans, and the
+//! door to the running export pipeline.
 //!
 //! The provider writes it at `init` and shutdown; the span path only reads
 //! it, with relaxed atomic loads, and reaches the pipeline through the
 //! [`Pipeline`] trait so that it never depends on the export code.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use crate::flush_error::FlushError;
+use crate::queue::{self, BLOCK_SLOTS, Consumer, Pool, Producer};
 use crate::record::Finished;
-use crate::ring::Registry;
 
 /// Fast check made by every instrumented call before anything else.
 pub(crate) static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -25,22 +26,34 @@ static GENERATION: AtomicU32 = AtomicU32::new(0);
 /// then on, span starts also look at that API's current span.
 static OTEL_API_USED: AtomicBool = AtomicBool::new(false);
 
-/// How many finished spans each thread may queue for export.
-static QUEUE_PER_THREAD: AtomicUsize = AtomicUsize::new(2048);
-
 /// How long [`flush_active`] may wait.
 static FLUSH_TIMEOUT_MS: AtomicU64 = AtomicU64::new(5000);
 
-/// Every thread's ring of finished spans (shared by successive installations;
-/// each record carries the installation it belongs to).
-pub(crate) static RINGS: Registry<Finished> = Registry::new();
+/// The blocks of every thread's queue of finished spans: the memory cap of
+/// all queues together. Sized by `init` from `OTEL_BSP_MAX_QUEUE_SIZE`.
+pub(crate) static POOL: Pool<Finished> = Pool::new(1);
 
-/// The running export pipeline, as the span path needs it.
+/// The consumer ends of every thread's queue (shared by successive
+/// installations; each record carries the installation it belongs to).
+static QUEUES: Mutex<Vec<Consumer<Finished>>> = Mutex::new(Vec::new());
+
+/// Blocks filled since the export thread last drained, and how many make a
+/// batch worth waking it for.
+static FILLED_BLOCKS: AtomicUsize = AtomicUsize::new(0);
+static BLOCKS_PER_BATCH: AtomicUsize = AtomicUsize::new(16);
+/// Set when a producer found the pool empty, until the next drain.
+static STARVED: AtomicBool = AtomicBool::new(false);
+
+/// The running export pipeline, as the span path and the next installation
+/// need it.
 pub(crate) trait Pipeline: Send + Sync {
-    /// A ring is filling up: export soon.
+    /// Spans are waiting: export soon.
     fn nudge(&self);
     /// Exports everything finished so far, waiting at most `wait`.
     fn flush(&self, wait: Duration) -> Result<(), FlushError>;
+    /// A newer installation takes over: take what is queued now, then stop
+    /// reading the queues.
+    fn retire(&self);
 }
 
 static PIPELINE: RwLock<Option<Arc<dyn Pipeline>>> = RwLock::new(None);
@@ -62,13 +75,21 @@ pub(crate) fn is_current(generation: u32) -> bool {
     GENERATION.load(Ordering::Acquire) == generation
 }
 
+/// The pipeline receiving spans now, if any.
+pub(crate) fn pipeline() -> Option<Arc<dyn Pipeline>> {
+    PIPELINE.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Sizes the queues: room for `spans` waiting spans, plus one block for
+/// each of `staging_threads` threads part-way through a block. Spans ending
+/// beyond it are dropped and counted; memory never grows past it.
+pub(crate) fn size_queues(spans: usize, batch: usize, staging_threads: usize) {
+    POOL.set_cap(spans.div_ceil(BLOCK_SLOTS) + staging_threads);
+    BLOCKS_PER_BATCH.store(batch.div_ceil(BLOCK_SLOTS).max(1), Ordering::Relaxed);
+}
+
 /// Turns tracing on with `pipeline` receiving the spans.
-pub(crate) fn enable(
-    pipeline: Arc<dyn Pipeline>,
-    queue_per_thread: usize,
-    flush_timeout: Duration,
-) {
-    QUEUE_PER_THREAD.store(queue_per_thread, Ordering::Relaxed);
+pub(crate) fn enable(pipeline: Arc<dyn Pipeline>, flush_timeout: Duration) {
     FLUSH_TIMEOUT_MS.store(flush_timeout.as_millis() as u64, Ordering::Relaxed);
     *PIPELINE.write().unwrap_or_else(|e| e.into_inner()) = Some(pipeline);
     ENABLED.store(true, Ordering::Release);
@@ -91,13 +112,47 @@ pub(crate) fn mark_otel_api_used() {
     }
 }
 
-/// How many finished spans each thread may queue for export.
-#[inline]
-pub(crate) fn queue_per_thread() -> usize {
-    QUEUE_PER_THREAD.load(Ordering::Relaxed)
+/// A new queue for this thread, its consumer end registered for the
+/// export thread.
+pub(crate) fn register_queue() -> Producer<Finished> {
+    let (producer, consumer) = queue::queue(&POOL);
+    QUEUES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(consumer);
+    producer
 }
 
-/// Wakes the export thread because a ring is filling up.
+/// Every thread's queue, for the export thread (one drainer at a time).
+pub(crate) fn queues() -> MutexGuard<'static, Vec<Consumer<Finished>>> {
+    QUEUES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A producer filled a block: wake the export thread once a batch is waiting.
+#[inline]
+pub(crate) fn block_filled() {
+    let filled = FILLED_BLOCKS.fetch_add(1, Ordering::Relaxed) + 1;
+    if filled == BLOCKS_PER_BATCH.load(Ordering::Relaxed) {
+        nudge();
+    }
+}
+
+/// A producer found no room: wake the export thread (once until it drains).
+#[cold]
+pub(crate) fn queue_starved() {
+    if !STARVED.swap(true, Ordering::Relaxed) {
+        nudge();
+    }
+}
+
+/// The export thread drained the queues: returns whether they had run out
+/// of room since the last drain.
+pub(crate) fn drained() -> bool {
+    FILLED_BLOCKS.store(0, Ordering::Relaxed);
+    STARVED.swap(false, Ordering::Relaxed)
+}
+
+/// Wakes the export thread.
 pub(crate) fn nudge() {
     if let Some(pipeline) = PIPELINE.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         pipeline.nudge();
@@ -107,8 +162,7 @@ pub(crate) fn nudge() {
 /// Exports every span ended so far through the installed pipeline; `Ok`
 /// when none is installed.
 pub(crate) fn flush_active() -> Result<(), FlushError> {
-    let pipeline = PIPELINE.read().unwrap_or_else(|e| e.into_inner()).clone();
-    match pipeline {
+    match pipeline() {
         Some(pipeline) => {
             let wait = Duration::from_millis(FLUSH_TIMEOUT_MS.load(Ordering::Relaxed).max(100));
             pipeline.flush(wait)

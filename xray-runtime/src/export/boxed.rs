@@ -4,7 +4,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
@@ -13,13 +12,12 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::record::ANNOTATIONS_KEY;
 
-type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
+pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
 
 /// Object-safe view of [`SpanExporter`], whose `export` returns `impl Future`.
 trait DynExporter: Send + Sync + fmt::Debug {
     fn export_boxed(&self, batch: Vec<SpanData>) -> ExportFuture<'_>;
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult;
-    fn force_flush(&self) -> OTelSdkResult;
     fn set_resource(&mut self, resource: &Resource);
 }
 
@@ -30,24 +28,16 @@ impl<T: SpanExporter> DynExporter for T {
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         SpanExporter::shutdown_with_timeout(self, timeout)
     }
-    fn force_flush(&self) -> OTelSdkResult {
-        SpanExporter::force_flush(self)
-    }
     fn set_resource(&mut self, resource: &Resource) {
         SpanExporter::set_resource(self, resource)
     }
 }
 
-/// Any exporter, chosen at run time, that counts what it fails to deliver.
-///
-/// The first failed export is reported on stderr at once; the total of spans
-/// lost is reported once more at shutdown. The application is never blocked
-/// or stopped by a failing exporter.
+/// Any `SpanExporter`, chosen at run time. Losses are counted by the export
+/// thread, from what its lane reports.
 pub(crate) struct BoxedExporter {
     inner: Box<dyn DynExporter>,
     name: &'static str,
-    lost: AtomicU64,
-    reported: AtomicBool,
 }
 
 impl fmt::Debug for BoxedExporter {
@@ -68,44 +58,24 @@ impl BoxedExporter {
         Self {
             inner: Box::new(exporter),
             name,
-            lost: AtomicU64::new(0),
-            reported: AtomicBool::new(false),
         }
     }
-}
 
-impl SpanExporter for BoxedExporter {
-    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Exports `batch`, with each span's annotation lists merged into one.
+    pub(crate) fn export(&self, mut batch: Vec<SpanData>) -> ExportFuture<'_> {
         batch.iter_mut().for_each(merge_annotation_lists);
-        let len = batch.len() as u64;
-        let result = self.inner.export_boxed(batch).await;
-        if let Err(err) = &result {
-            self.lost.fetch_add(len, Ordering::Relaxed);
-            if !self.reported.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "xray: the {} exporter could not deliver {len} spans ({err}); \
-                     the application goes on, later losses are counted and reported at shutdown",
-                    self.name
-                );
-            }
-        }
-        result
+        self.inner.export_boxed(batch)
     }
 
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let result = self.inner.shutdown_with_timeout(timeout);
-        let lost = self.lost.load(Ordering::Relaxed);
-        if lost > 0 {
-            eprintln!("xray: the {} exporter lost {lost} spans in all", self.name);
-        }
-        result
+    pub(crate) fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
+    pub(crate) fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource)
     }
 }
@@ -113,7 +83,7 @@ impl SpanExporter for BoxedExporter {
 /// Annotations added one at a time (`xray_runtime::annotate`) leave several
 /// `aws.xray.annotations` lists on a span; collectors read one. Merges them
 /// into the last, keeping the first occurrence of each key.
-fn merge_annotation_lists(span: &mut SpanData) {
+pub(crate) fn merge_annotation_lists(span: &mut SpanData) {
     use opentelemetry::{Array, Value};
     let is_list = |kv: &opentelemetry::KeyValue| kv.key.as_str() == ANNOTATIONS_KEY;
     if span.attributes.iter().filter(|kv| is_list(kv)).count() < 2 {

@@ -3,12 +3,15 @@
 //!
 //! A frame is an open span: trace id, span id, parent, sampling decision and
 //! start time. The innermost frame of a thread is its current span. Ending a
-//! sampled frame queues a [`Finished`] record into the thread's ring for the
-//! export thread; an unsampled frame reads no clock and is never queued, yet
-//! its ids stay available for propagation.
+//! sampled frame queues a [`Finished`] record into the thread's queue for
+//! the export thread; an unsampled frame reads no clock and is never queued,
+//! yet its ids stay available for propagation. A sampled span that cannot be
+//! queued (the queue is full, tracing was shut down or re-installed, the
+//! thread is exiting) is counted as lost.
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
@@ -17,11 +20,12 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, Tra
 use crate::clock;
 use crate::id::{Rng, trace_id_at};
 use crate::propagation::IncomingXray;
+use crate::queue::{Producer, Pushed};
 use crate::record::{Extra, Finished, SpanSpec};
-use crate::ring::Ring;
 use crate::sampler;
 use crate::span::error::{self, ErrorInfo};
-use crate::state;
+use crate::state::{self, ENABLED};
+use crate::stats::{self, Loss, ThreadSpans};
 
 /// An open span, on its thread's stack while it is current.
 #[derive(Debug)]
@@ -118,8 +122,13 @@ impl Frame {
 
     /// Ends the span (taken off the stack): queues it for export when sampled.
     pub(crate) fn finish(self) {
-        if with_local(|local| self.finish_into(local, state::generation())).unwrap_or(false) {
-            flush_invocation();
+        let counted = !self.proxy && self.sampled;
+        match with_local(|local| self.finish_into(local, accepting())) {
+            Some(true) => flush_invocation(),
+            Some(false) => {}
+            // The thread's state is gone: it is exiting.
+            None if counted => stats::lose(Loss::EndedTooLate, 1),
+            None => {}
         }
     }
 
@@ -131,10 +140,11 @@ impl Frame {
     }
 
     /// Ends the span inside a borrow of this thread's state; returns whether
-    /// the provider must be flushed now (a Lambda invocation ended). Spans of
-    /// an installation other than `current` are not queued.
+    /// the provider must be flushed now (a Lambda invocation ended). Spans
+    /// are queued only while installation `accepting` runs (`None` after
+    /// shutdown); others are counted as lost.
     #[inline]
-    fn finish_into(mut self, local: &mut Local, current: u32) -> bool {
+    fn finish_into(mut self, local: &mut Local, accepting: Option<u32>) -> bool {
         if self.proxy {
             return false;
         }
@@ -142,7 +152,12 @@ impl Frame {
             if std::thread::panicking() {
                 error::record_panic(self.extra());
             }
-            if self.generation == current {
+            local.span_ended();
+            if accepting.is_none() {
+                stats::lose(Loss::EndedTooLate, 1);
+            } else if accepting != Some(self.generation) {
+                stats::lose(Loss::Superseded, 1);
+            } else {
                 let trace_state = self.trace_state();
                 local.queue(Finished {
                     trace_id: self.trace_id,
@@ -169,38 +184,87 @@ fn flush_invocation() {
     }
 }
 
+/// The installation whose spans are queued now: `None` once tracing is off.
+#[inline]
+fn accepting() -> Option<u32> {
+    ENABLED.load(Ordering::Relaxed).then(state::generation)
+}
+
 /// Per-thread state: the stack of open spans and the queue of finished ones.
 pub(crate) struct Local {
     pub(crate) stack: Vec<Frame>,
-    ring: Option<Arc<Ring<Finished>>>,
+    outbox: Option<Outbox>,
     rng: Rng,
+    /// Spans are not recorded on this thread (the export threads: they
+    /// must not trace themselves).
+    suppressed: bool,
 }
 
-impl Drop for Local {
-    fn drop(&mut self) {
-        if let Some(ring) = &self.ring {
-            ring.close();
+/// This thread's end of the export queue, and its span counts.
+struct Outbox {
+    producer: Producer<Finished>,
+    spans: Arc<ThreadSpans>,
+    started: u64,
+    ended: u64,
+}
+
+impl Outbox {
+    fn register() -> Self {
+        Self {
+            producer: state::register_queue(),
+            spans: ThreadSpans::register(),
+            started: 0,
+            ended: 0,
         }
     }
 }
 
 thread_local! {
-    static LOCAL: RefCell<Local> = const { RefCell::new(Local { stack: Vec::new(), ring: None, rng: Rng(0) }) };
+    static LOCAL: RefCell<Local> = const {
+        RefCell::new(Local { stack: Vec::new(), outbox: None, rng: Rng(0), suppressed: false })
+    };
 }
 
 impl Local {
+    #[inline]
+    fn outbox(&mut self) -> &mut Outbox {
+        self.outbox.get_or_insert_with(Outbox::register)
+    }
+
+    #[inline]
+    fn span_started(&mut self) {
+        let outbox = self.outbox();
+        outbox.started += 1;
+        outbox.spans.publish(outbox.started, outbox.ended);
+    }
+
+    #[inline]
+    fn span_ended(&mut self) {
+        let outbox = self.outbox();
+        outbox.ended += 1;
+        outbox.spans.publish(outbox.started, outbox.ended);
+    }
+
+    #[inline]
     fn queue(&mut self, span: Finished) {
-        let ring = self.ring.get_or_insert_with(|| {
-            let ring = Arc::new(Ring::new(state::queue_per_thread()));
-            state::RINGS.register(ring.clone());
-            ring
-        });
-        if let Some(queued) = ring.push(span)
-            && ring.reached_half(queued)
-        {
-            state::nudge();
+        match self.outbox().producer.push(span) {
+            Ok(Pushed::Queued) => {}
+            Ok(Pushed::QueuedInNewBlock) => state::block_filled(),
+            // Counted by the queue, collected by the export thread.
+            Err(_) => state::queue_starved(),
         }
     }
+}
+
+/// Stops recording spans made on this thread (an export thread's spans
+/// would feed themselves to the exporter).
+pub(crate) fn suppress_this_thread() {
+    with_local(|local| local.suppressed = true);
+}
+
+/// Whether this thread records no spans.
+pub(crate) fn is_suppressed() -> bool {
+    read_local(|local| Some(local.suppressed)).unwrap_or(false)
 }
 
 /// Runs `f` on this thread's state; `None` when the thread can no longer
@@ -278,7 +342,7 @@ pub(crate) fn end_top() {
             return Some(false);
         }
         let frame = local.stack.pop()?;
-        Some(frame.finish_into(local, state::generation()))
+        Some(frame.finish_into(local, accepting()))
     })
     .flatten();
     if flush == Some(true) {
@@ -358,6 +422,9 @@ fn make_frame(
             )
         }
     };
+    if sampled {
+        local.span_started();
+    }
     Frame {
         trace_id,
         span_id,
@@ -404,9 +471,13 @@ fn child_parent(local: &Local) -> (Option<Parent>, u64) {
 /// The frame of a new span under whatever is current on this thread.
 pub(crate) fn child_frame(spec: &'static SpanSpec) -> Option<Frame> {
     with_local(|local| {
+        if local.suppressed {
+            return None;
+        }
         let (parent, otel_id) = child_parent(local);
-        make_frame(local, spec, parent, None, otel_id)
+        Some(make_frame(local, spec, parent, None, otel_id))
     })
+    .flatten()
 }
 
 /// Starts a child of whatever is current and pushes it, in one borrow of
@@ -415,12 +486,16 @@ pub(crate) fn child_frame(spec: &'static SpanSpec) -> Option<Frame> {
 #[inline]
 pub(crate) fn push_child(spec: &'static SpanSpec) -> Option<bool> {
     with_local(|local| {
+        if local.suppressed {
+            return None;
+        }
         let (parent, otel_id) = child_parent(local);
         let frame = make_frame(local, spec, parent, None, otel_id);
         let sampled = frame.sampled;
         local.stack.push(frame);
-        sampled
+        Some(sampled)
     })
+    .flatten()
 }
 
 /// The frame of a root span: continuing `parent` (an extracted remote
@@ -440,7 +515,10 @@ pub(crate) fn root_frame(spec: &'static SpanSpec, parent: Context) -> Option<Fra
         None
     };
     let mut frame = with_local(|local| {
-        if sc.is_valid() {
+        if local.suppressed {
+            return None;
+        }
+        Some(if sc.is_valid() {
             let mut from = Parent::of(&sc);
             from.sampled = decided.unwrap_or_else(|| sampler::sample_root(from.trace_id));
             make_frame(local, spec, Some(from), None, otel_seen)
@@ -451,8 +529,9 @@ pub(crate) fn root_frame(spec: &'static SpanSpec, parent: Context) -> Option<Fra
             make_frame(local, spec, None, Some((trace_id, decided)), otel_seen)
         } else {
             make_frame(local, spec, None, None, otel_seen)
-        }
-    })?;
+        })
+    })
+    .flatten()?;
     if sc.is_valid() || incoming.is_some() || !parent.baggage().is_empty() {
         frame.extra().remote = Some(parent);
     }
@@ -462,6 +541,7 @@ pub(crate) fn root_frame(spec: &'static SpanSpec, parent: Context) -> Option<Fra
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::{self, Consumer, Pool};
 
     static SPEC: SpanSpec = SpanSpec {
         name: "test",
@@ -469,19 +549,26 @@ mod tests {
         flush: false,
     };
 
-    fn local() -> (Local, Arc<Ring<Finished>>) {
-        let ring = Arc::new(Ring::new(8));
+    fn local() -> (Local, Consumer<Finished>) {
+        let pool: &'static Pool<Finished> = Box::leak(Box::new(Pool::new(4)));
+        let (producer, consumer) = queue::queue(pool);
         let local = Local {
             stack: Vec::new(),
-            ring: Some(ring.clone()),
+            outbox: Some(Outbox {
+                producer,
+                spans: Arc::new(ThreadSpans::default()),
+                started: 0,
+                ended: 0,
+            }),
             rng: Rng(0),
+            suppressed: false,
         };
-        (local, ring)
+        (local, consumer)
     }
 
-    fn queued(ring: &Ring<Finished>) -> Vec<Finished> {
+    fn queued(consumer: &mut Consumer<Finished>) -> Vec<Finished> {
         let mut out = Vec::new();
-        ring.drain_into(&mut out);
+        consumer.drain(usize::MAX, |span| out.push(span));
         out
     }
 
@@ -520,20 +607,40 @@ mod tests {
 
     #[test]
     fn only_sampled_spans_of_the_current_installation_are_queued() {
-        let (mut local, ring) = local();
+        let (mut local, mut consumer) = local();
         let current = state::generation();
         let sampled = root(&mut local, true);
         let id = sampled.span_id;
-        assert!(!sampled.finish_into(&mut local, current));
-        let out = queued(&ring);
+        assert!(!sampled.finish_into(&mut local, Some(current)));
+        let out = queued(&mut consumer);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].span_id, id);
         assert!(out[0].end >= out[0].start);
 
-        root(&mut local, false).finish_into(&mut local, current);
-        root(&mut local, true).finish_into(&mut local, current.wrapping_add(1));
-        Frame::proxy(1, 2, true, None).finish_into(&mut local, current);
-        assert!(queued(&ring).is_empty());
+        let lost = stats::stats();
+        root(&mut local, false).finish_into(&mut local, Some(current));
+        root(&mut local, true).finish_into(&mut local, Some(current.wrapping_add(1)));
+        root(&mut local, true).finish_into(&mut local, None);
+        Frame::proxy(1, 2, true, None).finish_into(&mut local, Some(current));
+        assert!(queued(&mut consumer).is_empty());
+        let lost = stats::stats().since(&lost);
+        assert!(lost.superseded >= 1 && lost.ended_too_late >= 1, "{lost:?}");
+        let outbox = local.outbox.as_ref().expect("outbox");
+        assert_eq!((outbox.started, outbox.ended), (3, 3), "sampled spans only");
+    }
+
+    #[test]
+    fn a_suppressed_thread_records_no_span() {
+        std::thread::spawn(|| {
+            suppress_this_thread();
+            assert!(is_suppressed());
+            assert!(push_child(&SPEC).is_none());
+            assert!(child_frame(&SPEC).is_none());
+            assert!(root_frame(&SPEC, Context::new()).is_none());
+        })
+        .join()
+        .expect("suppressed thread");
+        assert!(!is_suppressed());
     }
 
     #[test]
@@ -562,6 +669,6 @@ mod tests {
         let (mut local, _) = local();
         let frame = make_frame(&mut local, &LAMBDA, None, Some((1, Some(false))), 0);
         assert!(!frame.ends_silently());
-        assert!(frame.finish_into(&mut local, state::generation()));
+        assert!(frame.finish_into(&mut local, Some(state::generation())));
     }
 }

@@ -7,45 +7,37 @@
 //! A bad value in a variable is reported once on stderr, naming the variable
 //! and the fallback, and the application keeps running.
 
-use std::collections::HashSet;
+mod env;
+mod otlp;
+mod pipeline;
+
 use std::fmt;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use opentelemetry_sdk::trace::SpanExporter;
 
+use crate::clock::ClockChoice;
 use crate::collector::Limits;
+use crate::export::otlp::{Compression, OtlpSettings};
 use crate::export::{BoxedExporter, Protocol};
 use crate::sampler::SamplerKind;
+
+use env::report_bad_var;
+pub(crate) use env::{Env, process_env};
 
 pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 pub(crate) const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 pub(crate) const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
-pub(crate) const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-pub(crate) const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
-pub(crate) const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
-pub(crate) const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
 pub(crate) const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
 pub(crate) const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 pub(crate) const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub(crate) const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
-pub(crate) const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
-pub(crate) const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
-pub(crate) const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
 
 /// Propagators used when neither `OTEL_PROPAGATORS` nor the code names any.
 pub const DEFAULT_PROPAGATORS: &str = "xray,tracecontext";
 /// How long shutdown may take to flush, unless configured otherwise.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(5000);
-/// Spans each thread may queue for export (`OTEL_BSP_MAX_QUEUE_SIZE`'s default).
-const DEFAULT_MAX_QUEUE_SIZE: u64 = 2048;
-/// The most spans in one export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`'s default).
-const DEFAULT_MAX_EXPORT_BATCH_SIZE: u64 = 512;
-/// How long spans may wait before export, in milliseconds
-/// (`OTEL_BSP_SCHEDULE_DELAY`'s default).
-const DEFAULT_SCHEDULE_DELAY_MS: u64 = 5000;
-
 /// Where finished spans go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExporterKind {
@@ -68,14 +60,6 @@ impl ExporterKind {
             "none" => Some(Self::None),
             _ => None,
         }
-    }
-}
-
-fn parse_protocol(name: &str) -> Option<Protocol> {
-    match name {
-        "grpc" => Some(Protocol::Grpc),
-        "http/protobuf" | "http" => Some(Protocol::HttpProtobuf),
-        _ => None,
     }
 }
 
@@ -104,6 +88,7 @@ pub struct Config {
     pub(crate) custom_exporter: Option<BoxedExporter>,
     pub(crate) endpoint: Option<String>,
     pub(crate) protocol: Option<Protocol>,
+    pub(crate) compression: Option<Compression>,
     pub(crate) propagators: Option<String>,
     pub(crate) sampler: Option<SamplerKind>,
     pub(crate) shutdown_timeout: Option<Duration>,
@@ -119,6 +104,7 @@ impl fmt::Debug for Config {
             .field("custom_exporter", &self.custom_exporter.is_some())
             .field("endpoint", &self.endpoint)
             .field("protocol", &self.protocol)
+            .field("compression", &self.compression)
             .field("propagators", &self.propagators)
             .field("sampler", &self.sampler)
             .field("shutdown_timeout", &self.shutdown_timeout)
@@ -180,6 +166,17 @@ impl Config {
         self
     }
 
+    /// Compresses OTLP request bodies with gzip.
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` wins when set. Default: none.
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.compression = Some(if on {
+            Compression::Gzip
+        } else {
+            Compression::None
+        });
+        self
+    }
+
     /// Comma-separated propagator names: `xray`, `xray-lambda`, `tracecontext`,
     /// `baggage`, `none`. `OTEL_PROPAGATORS` wins when set. Default `xray,tracecontext`.
     pub fn propagators(mut self, names: impl Into<String>) -> Self {
@@ -221,45 +218,31 @@ pub(crate) struct Resolved {
     pub exporters: Vec<ExporterKind>,
     /// True when the console exporter was chosen only because nothing chose one.
     pub exporter_fell_back: bool,
-    #[cfg_attr(
-        not(any(feature = "otlp-grpc", feature = "otlp-http")),
-        allow(dead_code)
-    )]
-    pub protocol: Protocol,
-    /// An endpoint from code, used only when no endpoint variable is set.
-    #[cfg_attr(
-        not(any(feature = "otlp-grpc", feature = "otlp-http")),
-        allow(dead_code)
-    )]
-    pub code_endpoint: Option<String>,
+    /// Where and how OTLP goes, if it is among the exporters.
+    pub otlp: OtlpSettings,
     pub propagators: Vec<PropagatorKind>,
     pub sampler: SamplerKind,
     pub shutdown_timeout: Duration,
     pub limits: Limits,
-}
-
-/// Reads a variable; an empty value counts as unset (as the OTel spec says).
-pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-pub(crate) fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    pub clock: ClockChoice,
 }
 
 impl Resolved {
     pub(crate) fn new(config: &Config, env: Env<'_>) -> Self {
         let (exporters, exporter_fell_back) = resolve_exporters(config, env);
+        let shutdown_timeout = resolve_shutdown_timeout(config, env);
         Self {
             disabled: resolve_disabled(env),
             service_name: resolve_service_name(config, env),
             service_version: resolve_service_version(config, env),
             exporters,
             exporter_fell_back,
-            protocol: resolve_protocol(config, env),
-            code_endpoint: resolve_code_endpoint(config, env),
+            otlp: otlp::resolve(config, env),
             propagators: resolve_propagators(config, env),
             sampler: resolve_sampler(config, env),
-            shutdown_timeout: resolve_shutdown_timeout(config, env),
-            limits: resolve_limits(env),
+            shutdown_timeout,
+            limits: pipeline::resolve_limits(env, shutdown_timeout),
+            clock: pipeline::resolve_clock(env),
         }
     }
 }
@@ -303,10 +286,6 @@ fn resolve_service_version(config: &Config, env: Env<'_>) -> Option<String> {
     config.service_version.clone()
 }
 
-fn endpoint_variable_set(env: Env<'_>) -> bool {
-    env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).is_some() || env(OTEL_EXPORTER_OTLP_ENDPOINT).is_some()
-}
-
 /// Returns the exporters and whether console was chosen only as the fallback.
 fn resolve_exporters(config: &Config, env: Env<'_>) -> (Vec<ExporterKind>, bool) {
     if let Some(value) = env(OTEL_TRACES_EXPORTER) {
@@ -348,40 +327,9 @@ fn resolve_exporters(config: &Config, env: Env<'_>) -> (Vec<ExporterKind>, bool)
 fn code_or_default_exporter(config: &Config, env: Env<'_>) -> (Vec<ExporterKind>, bool) {
     match config.exporter {
         Some(kind) => (vec![kind], false),
-        None if endpoint_variable_set(env) => (vec![ExporterKind::Otlp], false),
+        None if otlp::endpoint_variable_set(env) => (vec![ExporterKind::Otlp], false),
         None => (vec![ExporterKind::Console], true),
     }
-}
-
-fn resolve_protocol(config: &Config, env: Env<'_>) -> Protocol {
-    for var in [
-        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-        OTEL_EXPORTER_OTLP_PROTOCOL,
-    ] {
-        if let Some(value) = env(var) {
-            match parse_protocol(value.trim()) {
-                Some(protocol) => return protocol,
-                None => {
-                    let fallback = config.protocol.unwrap_or(Protocol::HttpProtobuf);
-                    report_bad_var(
-                        var,
-                        &value,
-                        "expected grpc or http/protobuf",
-                        fallback.name(),
-                    );
-                    return fallback;
-                }
-            }
-        }
-    }
-    config.protocol.unwrap_or(Protocol::HttpProtobuf)
-}
-
-fn resolve_code_endpoint(config: &Config, env: Env<'_>) -> Option<String> {
-    if endpoint_variable_set(env) {
-        return None;
-    }
-    config.endpoint.clone()
 }
 
 fn parse_propagators(value: &str) -> Result<Vec<PropagatorKind>, String> {
@@ -487,45 +435,6 @@ fn resolve_shutdown_timeout(config: &Config, env: Env<'_>) -> Duration {
     }
 }
 
-/// The batch processor's limits (`OTEL_BSP_*`): positive integers.
-fn resolve_limits(env: Env<'_>) -> Limits {
-    let number = |name: &'static str, default: u64| match env(name) {
-        None => default,
-        Some(value) => match value.trim().parse::<u64>() {
-            Ok(n) if n > 0 => n,
-            _ => {
-                report_bad_var(
-                    name,
-                    &value,
-                    "expected a positive integer",
-                    &default.to_string(),
-                );
-                default
-            }
-        },
-    };
-    Limits {
-        queue_per_thread: number(OTEL_BSP_MAX_QUEUE_SIZE, DEFAULT_MAX_QUEUE_SIZE) as usize,
-        max_batch: number(
-            OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
-            DEFAULT_MAX_EXPORT_BATCH_SIZE,
-        ) as usize,
-        schedule_delay: Duration::from_millis(number(
-            OTEL_BSP_SCHEDULE_DELAY,
-            DEFAULT_SCHEDULE_DELAY_MS,
-        )),
-    }
-}
-
-/// One stderr line per bad variable for the life of the process.
-fn report_bad_var(name: &'static str, value: &str, why: &str, fallback: &str) {
-    static REPORTED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
-    if reported.get_or_insert_with(HashSet::new).insert(name) {
-        eprintln!("xray: ignoring {name}={value:?} ({why}); using {fallback}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,7 +457,7 @@ mod tests {
         assert_eq!(r.service_name, "pkg");
         assert_eq!(r.exporters, vec![ExporterKind::Console]);
         assert!(r.exporter_fell_back);
-        assert_eq!(r.protocol, Protocol::HttpProtobuf);
+        assert_eq!(r.otlp.protocol, Protocol::HttpProtobuf);
         assert_eq!(
             r.propagators,
             vec![PropagatorKind::Xray, PropagatorKind::TraceContext]
@@ -606,7 +515,7 @@ mod tests {
         // An endpoint variable alone selects OTLP when the code chose nothing.
         let r = resolve(
             Config::new(),
-            &[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318")],
+            &[(otlp::OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318")],
         );
         assert_eq!(r.exporters, vec![ExporterKind::Otlp]);
         assert!(!r.exporter_fell_back);
@@ -621,41 +530,6 @@ mod tests {
         // A bad name falls back to the code's choice.
         let r = resolve(json(), &[(OTEL_TRACES_EXPORTER, "zipkin")]);
         assert_eq!(r.exporters, vec![ExporterKind::Json]);
-    }
-
-    #[test]
-    fn protocol_resolution() {
-        let grpc = || Config::new().protocol(Protocol::Grpc);
-        assert_eq!(resolve(grpc(), &[]).protocol, Protocol::Grpc);
-        let r = resolve(grpc(), &[(OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf")]);
-        assert_eq!(r.protocol, Protocol::HttpProtobuf);
-        let r = resolve(
-            Config::new(),
-            &[
-                (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
-                (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, "grpc"),
-            ],
-        );
-        assert_eq!(r.protocol, Protocol::Grpc);
-        let r = resolve(grpc(), &[(OTEL_EXPORTER_OTLP_PROTOCOL, "carrier-pigeon")]);
-        assert_eq!(r.protocol, Protocol::Grpc);
-    }
-
-    #[test]
-    fn code_endpoint_only_without_variables() {
-        let code = || Config::new().endpoint("http://code:4318");
-        assert_eq!(
-            resolve(code(), &[]).code_endpoint.as_deref(),
-            Some("http://code:4318")
-        );
-        let r = resolve(
-            code(),
-            &[(
-                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-                "http://env:4318/v1/traces",
-            )],
-        );
-        assert_eq!(r.code_endpoint, None);
     }
 
     #[test]
@@ -707,25 +581,6 @@ mod tests {
             &[(OTEL_TRACES_SAMPLER, "xray")],
         );
         assert_eq!(r.sampler, SamplerKind::AlwaysOff);
-    }
-
-    #[test]
-    fn batch_limits() {
-        let r = resolve(Config::new(), &[]);
-        assert_eq!(r.limits.queue_per_thread, 2048);
-        assert_eq!(r.limits.max_batch, 512);
-        assert_eq!(r.limits.schedule_delay, Duration::from_millis(5000));
-        let r = resolve(
-            Config::new(),
-            &[
-                (OTEL_BSP_MAX_QUEUE_SIZE, "100"),
-                (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, "0"),
-                (OTEL_BSP_SCHEDULE_DELAY, "soon"),
-            ],
-        );
-        assert_eq!(r.limits.queue_per_thread, 100);
-        assert_eq!(r.limits.max_batch, 512, "zero is refused");
-        assert_eq!(r.limits.schedule_delay, Duration::from_millis(5000));
     }
 
     #[test]

@@ -1,0 +1,528 @@
+//! The export thread's loop.
+//!
+//! Each turn it takes finished batches' reports, answers requests, drains
+//! the queues into its buffer (bounded: when it is full, spans wait in the
+//! queues, and beyond their room they are dropped and counted), cuts
+//! batches and submits them to every exporter's lane that has room, marks
+//! lanes that hold a batch too long as stalled (their batches are then
+//! counted as lost instead of waiting), and answers flushes and shutdown
+//! once what they wait for is exported, or their deadline passed.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
+
+use super::{ExporterSpec, Limits, Outcome, Request, Shared};
+use crate::clock::{self, Converter};
+use crate::export::lane::{Batch, Completions, Done, Lane, Outcome as BatchOutcome};
+use crate::export::{ExporterLane, OtlpLane};
+use crate::flush_error::FlushError;
+use crate::record::Finished;
+use crate::span::stack::suppress_this_thread;
+use crate::state;
+use crate::stats::{self, Loss, Stats};
+
+/// The longest the thread sleeps: it refreshes the coarse clock of trace
+/// ids and checks the wall clock at least this often.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// Free queue blocks kept for reuse when the thread is idle.
+const IDLE_BLOCKS: usize = 64;
+/// The least time an exporter's shutdown is given, even past the deadline.
+const MIN_LANE_SHUTDOWN: Duration = Duration::from_millis(10);
+
+/// An exporter's lane and what the thread knows of it.
+struct LaneState {
+    lane: Box<dyn Lane>,
+    /// Batches submitted and not reported: their time and size.
+    in_flight: BTreeMap<u64, (Instant, u64)>,
+    /// It held a batch too long: its next batches are dropped until it
+    /// reports again.
+    stalled: bool,
+    /// Whether a failure was already reported on stderr.
+    told_failure: bool,
+}
+
+impl LaneState {
+    fn has_room(&self) -> bool {
+        self.in_flight.len() < self.lane.max_in_flight()
+    }
+}
+
+/// A caller waiting for a flush or the shutdown.
+struct Waiter {
+    reply: mpsc::SyncSender<Outcome>,
+    deadline: Instant,
+    shutdown: bool,
+    /// How long the caller said it would wait.
+    wait: Duration,
+    /// Spans drained before the request: they must all be exported.
+    target: u64,
+    /// The last batch holding one of them, once cut.
+    target_seq: Option<u64>,
+    /// Export errors seen while it waited.
+    errors: Vec<String>,
+}
+
+pub(super) struct Worker {
+    shared: Arc<Shared>,
+    limits: Limits,
+    lanes: Vec<LaneState>,
+    done: Receiver<Done>,
+    records: VecDeque<Finished>,
+    sdk: VecDeque<SpanData>,
+    /// Spans drained and cut since the start: a flush waits for those
+    /// drained before it to be cut and exported.
+    drained_total: u64,
+    cut_total: u64,
+    next_seq: u64,
+    last_cut: Instant,
+    waiters: Vec<Waiter>,
+    /// A newer installation took over: the queues are its to drain.
+    retired: bool,
+    /// The last drain took everything the queues held.
+    queues_drained: bool,
+    /// What was counted at the last flush: a flush reports losses since.
+    at_last_flush: Stats,
+    told_queue_full: bool,
+    rotation: usize,
+}
+
+impl Worker {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        limits: Limits,
+        exporters: Vec<ExporterSpec>,
+        resource: &Resource,
+        scope: InstrumentationScope,
+    ) -> Self {
+        let (sender, done) = mpsc::channel();
+        let waker = {
+            let shared = shared.clone();
+            Arc::new(move || shared.wake()) as Arc<dyn Fn() + Send + Sync>
+        };
+        let mut lanes = Vec::new();
+        for spec in exporters {
+            let completions = Completions::new(lanes.len(), sender.clone(), waker.clone());
+            let lane: Result<Box<dyn Lane>, String> = match spec {
+                ExporterSpec::Spans(mut exporter) => {
+                    exporter.set_resource(resource);
+                    let name = exporter.name();
+                    ExporterLane::start(exporter, scope.clone(), completions, limits.export_timeout)
+                        .map(|lane| Box::new(lane) as Box<dyn Lane>)
+                        .map_err(|e| format!("cannot start the {name} exporter's thread: {e}"))
+                }
+                ExporterSpec::Otlp(settings) => {
+                    OtlpLane::start(settings, resource, &scope, completions)
+                        .map(|lane| Box::new(lane) as Box<dyn Lane>)
+                }
+            };
+            match lane {
+                Ok(lane) => lanes.push(LaneState {
+                    lane,
+                    in_flight: BTreeMap::new(),
+                    stalled: false,
+                    told_failure: false,
+                }),
+                Err(why) => eprintln!("xray: {why}; spans will not be exported there"),
+            }
+        }
+        Self {
+            shared,
+            limits,
+            lanes,
+            done,
+            records: VecDeque::new(),
+            sdk: VecDeque::new(),
+            drained_total: 0,
+            cut_total: 0,
+            next_seq: 0,
+            last_cut: Instant::now(),
+            waiters: Vec::new(),
+            retired: false,
+            queues_drained: true,
+            at_last_flush: stats::stats(),
+            told_queue_full: false,
+            rotation: 0,
+        }
+    }
+
+    pub(super) fn run(mut self) {
+        suppress_this_thread();
+        loop {
+            self.sleep();
+            clock::refresh();
+            self.take_reports();
+            self.take_requests();
+            if self.drain() == 0 && self.records.is_empty() && self.sdk.is_empty() {
+                state::POOL.trim(IDLE_BLOCKS);
+            }
+            self.dispatch();
+            self.watch_stalls();
+            if self.answer_waiters() {
+                break;
+            }
+        }
+        state::POOL.trim(IDLE_BLOCKS);
+    }
+
+    /// Parks until woken, the next batch is due, a waiter's deadline, or
+    /// [`MAX_SLEEP`].
+    fn sleep(&mut self) {
+        if self
+            .shared
+            .woken
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let now = Instant::now();
+        let mut wake_at = now + MAX_SLEEP;
+        if !self.records.is_empty() || !self.sdk.is_empty() {
+            wake_at = wake_at.min(self.last_cut + self.limits.schedule_delay);
+        }
+        for waiter in &self.waiters {
+            wake_at = wake_at.min(waiter.deadline);
+        }
+        thread::park_timeout(wake_at.saturating_duration_since(now));
+        self.shared
+            .woken
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    fn take_reports(&mut self) {
+        while let Ok(done) = self.done.try_recv() {
+            let Some(lane) = self.lanes.get_mut(done.lane) else {
+                continue;
+            };
+            lane.in_flight.remove(&done.seq);
+            lane.stalled = false;
+            let failure = match done.outcome {
+                BatchOutcome::Exported => {
+                    stats::exported(done.spans);
+                    None
+                }
+                BatchOutcome::Rejected { spans, message } => {
+                    stats::exported(done.spans.saturating_sub(spans));
+                    stats::lose(Loss::ExportFailed, spans);
+                    Some(format!(
+                        "the receiver rejected {spans} of {} spans ({message})",
+                        done.spans
+                    ))
+                }
+                BatchOutcome::Failed(reason) => {
+                    stats::lose(Loss::ExportFailed, done.spans);
+                    Some(format!("could not deliver {} spans ({reason})", done.spans))
+                }
+                BatchOutcome::Panicked(message) => {
+                    stats::lose(Loss::ExportFailed, done.spans);
+                    Some(format!(
+                        "panicked ({message}); its batch of {} spans is lost, export goes on",
+                        done.spans
+                    ))
+                }
+            };
+            if let Some(failure) = failure {
+                let message = format!("the {} exporter {failure}", lane.lane.name());
+                if !lane.told_failure {
+                    lane.told_failure = true;
+                    eprintln!(
+                        "xray: {message}; the application goes on, later losses are counted and reported at shutdown"
+                    );
+                }
+                for waiter in &mut self.waiters {
+                    waiter.errors.push(message.clone());
+                }
+            }
+        }
+    }
+
+    fn take_requests(&mut self) {
+        let requests = std::mem::take(
+            &mut *self
+                .shared
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for request in requests {
+            let shutdown = matches!(request, Request::Shutdown(..));
+            match request {
+                Request::Flush(reply, deadline, wait)
+                | Request::Shutdown(reply, deadline, wait) => {
+                    self.drain_all();
+                    self.waiters.push(Waiter {
+                        reply,
+                        deadline,
+                        wait,
+                        shutdown,
+                        target: self.drained_total,
+                        target_seq: None,
+                        errors: Vec::new(),
+                    });
+                }
+                Request::Retire(reply) => {
+                    self.drain_all();
+                    self.retired = true;
+                    let _ = reply.send(());
+                }
+            }
+        }
+    }
+
+    /// Room left in the buffer.
+    fn room(&self) -> usize {
+        self.limits
+            .max_queue
+            .saturating_sub(self.records.len() + self.sdk.len())
+    }
+
+    /// Drains until the queues are empty or the buffer is full.
+    fn drain_all(&mut self) {
+        while self.drain() > 0 {}
+    }
+
+    /// Moves queued spans into the buffer (while it has room); returns how
+    /// many it took.
+    fn drain(&mut self) -> usize {
+        let mut room = self.room();
+        let room_before = room;
+        let mut taken = 0;
+        if !self.retired {
+            let generation = self.shared.generation;
+            let mut superseded = 0;
+            let records = &mut self.records;
+            let mut queues = state::queues();
+            let count = queues.len();
+            self.rotation = self.rotation.wrapping_add(1);
+            for i in 0..count {
+                let queue = &mut queues[(self.rotation + i) % count];
+                let moved = queue.drain(room, |span| {
+                    if span.generation == generation {
+                        records.push_back(span);
+                    } else {
+                        superseded += 1;
+                    }
+                });
+                room -= moved;
+                taken += moved;
+                stats::lose(Loss::QueueFull, queue.take_dropped());
+            }
+            queues.retain_mut(|queue| !queue.is_finished());
+            drop(queues);
+            stats::lose(Loss::Superseded, superseded);
+            if state::drained() && !self.told_queue_full {
+                self.told_queue_full = true;
+                eprintln!(
+                    "xray: spans are being dropped: they end faster than they can be exported, and the \
+                     export queue ({} spans) is full; raise OTEL_BSP_MAX_QUEUE_SIZE or sample fewer traces. \
+                     The total is reported at shutdown",
+                    self.limits.max_queue
+                );
+            }
+        }
+        let before = self.sdk.len();
+        self.shared.sdk_spans.drain_into(&mut self.sdk, room);
+        taken += self.sdk.len() - before;
+        self.queues_drained = taken < room_before || self.retired;
+        self.drained_total += taken as u64;
+        if self.lanes.is_empty() {
+            // Recorded for propagation only (exporter `none`).
+            self.cut_total += (self.records.len() + self.sdk.len()) as u64;
+            self.records.clear();
+            self.sdk.clear();
+        }
+        taken
+    }
+
+    /// Whether a batch should be cut now.
+    fn batch_due(&self) -> bool {
+        let pending = self.records.len() + self.sdk.len();
+        pending > 0
+            && (pending >= self.limits.max_batch
+                || self.last_cut.elapsed() >= self.limits.schedule_delay
+                || self.waiters.iter().any(|w| self.cut_total < w.target))
+    }
+
+    /// Cuts batches and submits them while every lane has room (a stalled
+    /// lane does not hold the others back).
+    fn dispatch(&mut self) {
+        if self.lanes.is_empty() {
+            return;
+        }
+        while self.batch_due()
+            && self
+                .lanes
+                .iter()
+                .all(|lane| lane.stalled || lane.has_room())
+        {
+            let batch = self.cut();
+            let size = batch.len() as u64;
+            let last = self.lanes.len() - 1;
+            let mut batch = Some(batch);
+            for (index, lane) in self.lanes.iter_mut().enumerate() {
+                if lane.stalled {
+                    stats::lose(Loss::ExportFailed, size);
+                    continue;
+                }
+                let Some(whole) = batch.as_ref() else {
+                    break;
+                };
+                let copy = if index == last {
+                    batch.take()
+                } else {
+                    Some(whole.duplicate())
+                };
+                if let Some(copy) = copy {
+                    lane.in_flight.insert(copy.seq, (Instant::now(), size));
+                    lane.lane.submit(copy);
+                }
+            }
+            // Keep draining while batches go out: the queues are the buffer.
+            self.drain();
+        }
+    }
+
+    fn cut(&mut self) -> Batch {
+        let from_records = self.records.len().min(self.limits.max_batch);
+        let spans: Vec<Finished> = self.records.drain(..from_records).collect();
+        let from_sdk = self.sdk.len().min(self.limits.max_batch - from_records);
+        let sdk_spans: Vec<SpanData> = self.sdk.drain(..from_sdk).collect();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.cut_total += (from_records + from_sdk) as u64;
+        self.last_cut = Instant::now();
+        for waiter in &mut self.waiters {
+            if waiter.target_seq.is_none() && self.cut_total >= waiter.target {
+                waiter.target_seq = Some(seq);
+            }
+        }
+        Batch {
+            seq,
+            spans,
+            sdk_spans,
+            converter: Converter::now(),
+        }
+    }
+
+    /// Marks lanes that hold a batch longer than the export timeout.
+    fn watch_stalls(&mut self) {
+        for lane in &mut self.lanes {
+            let oldest = lane.in_flight.values().map(|(at, _)| *at).min();
+            if !lane.stalled
+                && !lane.has_room()
+                && oldest.is_some_and(|at| at.elapsed() > lane.lane.stall_after())
+            {
+                lane.stalled = true;
+                eprintln!(
+                    "xray: the {} exporter has held a batch for more than {} ms; its next batches \
+                     are dropped (and counted) until it finishes",
+                    lane.lane.name(),
+                    lane.lane.stall_after().as_millis()
+                );
+            }
+        }
+    }
+
+    /// Answers waiters whose spans are exported, or whose deadline passed;
+    /// returns true when the shutdown was answered.
+    fn answer_waiters(&mut self) -> bool {
+        let now = Instant::now();
+        let mut stop = false;
+        let waiters = std::mem::take(&mut self.waiters);
+        for waiter in waiters {
+            let complete = self.complete(&waiter);
+            if !complete && now < waiter.deadline {
+                self.waiters.push(waiter);
+                continue;
+            }
+            let outcome = if complete {
+                self.result(&waiter)
+            } else {
+                if waiter.shutdown {
+                    self.abandon();
+                }
+                Err(FlushError::Timeout(waiter.wait))
+            };
+            if waiter.shutdown {
+                // The exporters' own shutdown (writing out what they hold)
+                // gets what is left of the caller's time.
+                let left = waiter.deadline.saturating_duration_since(Instant::now());
+                for lane in self.lanes.drain(..) {
+                    lane.lane.shutdown(left.max(MIN_LANE_SHUTDOWN));
+                }
+                stop = true;
+            }
+            let _ = waiter.reply.send(outcome);
+        }
+        stop
+    }
+
+    /// Whether everything `waiter` waits for is exported.
+    fn complete(&self, waiter: &Waiter) -> bool {
+        if waiter.shutdown {
+            return self.records.is_empty()
+                && self.sdk.is_empty()
+                && self.lanes.iter().all(|lane| lane.in_flight.is_empty())
+                && self.queues_drained;
+        }
+        if self.cut_total < waiter.target {
+            return false;
+        }
+        match waiter.target_seq {
+            None => true,
+            Some(seq) => self
+                .lanes
+                .iter()
+                .all(|lane| lane.in_flight.range(..=seq).next().is_none()),
+        }
+    }
+
+    /// A complete flush's answer: the first export error, else the spans
+    /// lost since the previous flush.
+    fn result(&mut self, waiter: &Waiter) -> Outcome {
+        let now = stats::stats();
+        let lost = now.since(&self.at_last_flush);
+        self.at_last_flush = now;
+        if let Some(error) = waiter.errors.first() {
+            return Err(FlushError::Export(error.clone()));
+        }
+        if lost.lost() > 0 {
+            return Err(FlushError::Lost(lost));
+        }
+        Ok(())
+    }
+
+    /// The shutdown's deadline passed: counts as lost what is still here,
+    /// in the exporters, and in the queues.
+    fn abandon(&mut self) {
+        let mut lost = (self.records.len() + self.sdk.len()) as u64;
+        self.records.clear();
+        self.sdk.clear();
+        for lane in &mut self.lanes {
+            lost += lane.in_flight.values().map(|(_, size)| size).sum::<u64>();
+            lane.in_flight.clear();
+        }
+        if !self.retired {
+            let generation = self.shared.generation;
+            let mut superseded = 0;
+            for queue in state::queues().iter_mut() {
+                queue.drain(usize::MAX, |span| {
+                    if span.generation == generation {
+                        lost += 1;
+                    } else {
+                        superseded += 1;
+                    }
+                });
+                stats::lose(Loss::QueueFull, queue.take_dropped());
+            }
+            stats::lose(Loss::Superseded, superseded);
+        }
+        stats::lose(Loss::ExportFailed, lost);
+    }
+}

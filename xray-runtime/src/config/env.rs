@@ -1,0 +1,66 @@
+//! Reading environment variables, and reporting bad values once.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Reads a variable; an empty value counts as unset (as the OTel spec says).
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// One stderr line per bad variable for the life of the process.
+pub(crate) fn report_bad_var(name: &'static str, value: &str, why: &str, fallback: &str) {
+    static REPORTED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
+    if reported.get_or_insert_with(HashSet::new).insert(name) {
+        eprintln!("xray: ignoring {name}={value:?} ({why}); using {fallback}");
+    }
+}
+
+/// The first of `names` that is set, with its name.
+pub(crate) fn first_set(env: Env<'_>, names: &[&'static str]) -> Option<(&'static str, String)> {
+    names
+        .iter()
+        .find_map(|&name| env(name).map(|value| (name, value)))
+}
+
+/// A positive integer in `name`, else `default` (a bad value is reported).
+pub(crate) fn positive(env: Env<'_>, name: &'static str, default: u64) -> u64 {
+    match env(name) {
+        None => default,
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                report_bad_var(
+                    name,
+                    &value,
+                    "expected a positive integer",
+                    &default.to_string(),
+                );
+                default
+            }
+        },
+    }
+}
+
+/// Milliseconds in the first set of `names`, else `default`.
+pub(crate) fn millis(env: Env<'_>, names: &[&'static str], default: Duration) -> Duration {
+    match first_set(env, names) {
+        None => default,
+        Some((name, value)) => match value.trim().parse::<u64>() {
+            Ok(ms) => Duration::from_millis(ms),
+            Err(_) => {
+                report_bad_var(
+                    name,
+                    &value,
+                    "expected milliseconds",
+                    &format!("{} ms", default.as_millis()),
+                );
+                default
+            }
+        },
+    }
+}

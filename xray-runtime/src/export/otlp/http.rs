@@ -1,0 +1,141 @@
+//! OTLP over HTTP with protobuf bodies.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+
+use super::OtlpSettings;
+use super::lane::Attempt;
+
+/// The most of an error answer's body quoted in a message.
+const MAX_QUOTED: usize = 200;
+
+pub(crate) struct HttpClient {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    headers: HeaderMap,
+}
+
+impl HttpClient {
+    pub(crate) fn new(settings: &OtlpSettings) -> Result<Self, String> {
+        let url = reqwest::Url::parse(&settings.endpoint)
+            .map_err(|e| format!("invalid OTLP endpoint {:?}: {e}", settings.endpoint))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
+        if settings.compression == super::Compression::Gzip {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        for (name, value) in &settings.headers {
+            let name = HeaderName::try_from(name.as_str())
+                .map_err(|e| format!("invalid OTLP header name {name:?}: {e}"))?;
+            let value = HeaderValue::try_from(value.as_str())
+                .map_err(|e| format!("invalid value for OTLP header {name}: {e}"))?;
+            headers.insert(name, value);
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            url,
+            headers,
+        })
+    }
+
+    pub(crate) async fn send(&self, body: Bytes) -> Attempt {
+        let sent = self
+            .client
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(err) => {
+                return Attempt::Retry {
+                    reason: describe(&err),
+                    after: None,
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let body = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            return accepted(&body);
+        }
+        let reason = format!("HTTP {status}{}", quoted(&body));
+        match status {
+            StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => Attempt::Retry {
+                reason,
+                after: retry_after,
+            },
+            _ => Attempt::Failed(reason),
+        }
+    }
+}
+
+/// A success answer: how many spans the receiver rejected, if it says.
+fn accepted(body: &[u8]) -> Attempt {
+    let partial = ExportTraceServiceResponse::decode(body)
+        .ok()
+        .and_then(|response| response.partial_success);
+    match partial {
+        Some(partial) if partial.rejected_spans > 0 => Attempt::Accepted {
+            rejected: partial.rejected_spans as u64,
+            message: partial.error_message,
+        },
+        _ => Attempt::Accepted {
+            rejected: 0,
+            message: String::new(),
+        },
+    }
+}
+
+/// A network error, with its causes (reqwest's own message is terse).
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `Retry-After` in seconds, as OTLP receivers send it.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// ` (the body)` when the receiver said why, cut to a readable length.
+fn quoted(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() || text.contains('\u{fffd}') {
+        return String::new();
+    }
+    let cut: String = text.chars().take(MAX_QUOTED).collect();
+    format!(" ({cut})")
+}
