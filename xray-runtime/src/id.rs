@@ -8,6 +8,7 @@
 //! [`clock`](crate::clock): no lock, no allocation and no clock read per id.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanId, TraceId};
@@ -45,9 +46,9 @@ impl IdGenerator for XrayIdGenerator {
 /// A trace id for the given epoch seconds with 96 random bits.
 pub(crate) fn new_trace_id_at(secs: u32) -> TraceId {
     RNG.with(|state| {
-        let mut rng = Rng(state.get());
+        let mut rng = state.get();
         let id = trace_id_at(secs, &mut rng);
-        state.set(rng.0);
+        state.set(rng);
         TraceId::from(id)
     })
 }
@@ -55,9 +56,9 @@ pub(crate) fn new_trace_id_at(secs: u32) -> TraceId {
 /// A random, non-zero span id.
 pub(crate) fn new_span_id() -> SpanId {
     RNG.with(|state| {
-        let mut rng = Rng(state.get());
+        let mut rng = state.get();
         let id = rng.span_id();
-        state.set(rng.0);
+        state.set(rng);
         SpanId::from(id)
     })
 }
@@ -70,23 +71,44 @@ pub(crate) fn trace_id_at(secs: u32, rng: &mut Rng) -> u128 {
 }
 
 thread_local! {
-    /// For ids made outside the span stack (the SDK's spans); 0 until seeded.
-    static RNG: Cell<u64> = const { Cell::new(0) };
+    /// For ids made outside the span stack (the SDK's spans).
+    static RNG: Cell<Rng> = const { Cell::new(Rng::new()) };
+}
+
+/// How many times this process was forked from: a generator seeded before
+/// the latest fork seeds itself again, so a child's ids differ from its
+/// parent's.
+static FORKS: AtomicU32 = AtomicU32::new(0);
+
+/// Called in the child after `fork()`.
+pub(crate) fn note_fork() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
 }
 
 /// A per-thread random generator (wyrand: one multiply per output), seeded
 /// on first use. Not cryptographic: ids need to be unique, not secret.
-#[derive(Debug, Default)]
-pub(crate) struct Rng(pub(crate) u64);
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rng {
+    state: u64,
+    /// [`FORKS`] when it was seeded.
+    forks: u32,
+}
 
 impl Rng {
+    /// A generator that seeds itself on first use.
+    pub(crate) const fn new() -> Self {
+        Self { state: 0, forks: 0 }
+    }
+
     #[inline]
     pub(crate) fn next_u64(&mut self) -> u64 {
-        if self.0 == 0 {
-            self.0 = seed();
+        let forks = FORKS.load(Ordering::Relaxed);
+        if self.state == 0 || self.forks != forks {
+            self.state = seed();
+            self.forks = forks;
         }
-        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
-        let t = u128::from(self.0) * u128::from(self.0 ^ 0xe703_7ed1_a0b4_28db);
+        self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
         ((t >> 64) as u64) ^ (t as u64)
     }
 
@@ -103,12 +125,14 @@ impl Rng {
 }
 
 /// Seeds each thread differently: the std hasher's per-process random keys
-/// mixed with the thread's id and the clock.
+/// mixed with the thread's id, the process id and the clock (a forked child
+/// has its parent's keys, but not its pid or its time).
 #[cold]
 fn seed() -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     std::thread::current().id().hash(&mut hasher);
+    std::process::id().hash(&mut hasher);
     SystemTime::now().hash(&mut hasher);
     hasher.finish() | 1
 }
@@ -136,6 +160,22 @@ mod tests {
         assert!(!spans.contains(&SpanId::INVALID));
         let traces: HashSet<_> = (0..100_000).map(|_| generator.new_trace_id()).collect();
         assert_eq!(traces.len(), 100_000);
+    }
+
+    #[test]
+    fn a_fork_reseeds_the_generator() {
+        let mut rng = Rng::new();
+        rng.next_u64();
+        let (mut a, mut b) = (rng, rng);
+        assert_eq!(a.next_u64(), b.next_u64(), "copies repeat each other");
+        let predicted = b.next_u64();
+        // A child process holds a copy of its parent's generator.
+        note_fork();
+        assert_ne!(
+            a.next_u64(),
+            predicted,
+            "after a fork, it seeds itself again"
+        );
     }
 
     #[test]

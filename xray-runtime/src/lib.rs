@@ -158,6 +158,7 @@ pub mod export;
 
 mod collector;
 mod config;
+mod fork;
 mod provider;
 
 #[cfg(feature = "http")]

@@ -23,13 +23,14 @@ use crate::collector::{Collector, ExporterSpec};
 use crate::config::{Config, ExporterKind, PropagatorKind, Resolved, process_env};
 use crate::export::{BoxedExporter, ConsoleExporter, JsonExporter};
 use crate::flush_error::FlushError;
+use crate::fork;
 use crate::id::XrayIdGenerator;
 use crate::propagation::XrayPropagator;
 use crate::sampler::{self, XraySampler};
 use crate::span::current::with_current_span;
 use crate::span::error::install_panic_hook;
 use crate::state;
-use crate::stats::{self, Stats};
+use crate::stats::{self, Loss, Stats};
 
 /// Threads that may each hold a part-filled block of the export queue on
 /// top of the queue's own room (`OTEL_BSP_MAX_QUEUE_SIZE`): about 1 MiB.
@@ -63,15 +64,19 @@ pub fn init(config: Config) -> Guard {
 
 pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     install_panic_hook();
+    fork::install_handlers();
     let at_install = stats::stats();
     let previous = state::pipeline();
     let generation = state::next_generation();
     if let Some(previous) = previous {
-        // Its spans are its to export; the queues are ours from now on.
+        // Its spans are its to export; the queues are ours from now on
+        // (ours that it drains, it hands over).
         previous.retire();
     }
     if resolved.disabled {
         state::disable();
+        // Spans of this installation ended before tracing went off.
+        stats::lose(Loss::Superseded, state::take_handed_over().len() as u64);
         return Guard::inert();
     }
 
@@ -116,6 +121,7 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
         timeout: resolved.shutdown_timeout,
         done: AtomicBool::new(false),
         at_install,
+        pid: std::process::id(),
     }
 }
 
@@ -234,6 +240,9 @@ pub struct Guard {
     done: AtomicBool,
     /// The counters when it was installed: shutdown reports what changed.
     at_install: Stats,
+    /// The process it was installed in: in a child after `fork()`, the
+    /// guard inherited from the parent does nothing.
+    pid: u32,
 }
 
 impl fmt::Debug for Guard {
@@ -254,6 +263,7 @@ impl Guard {
             timeout: Duration::ZERO,
             done: AtomicBool::new(true),
             at_install: Stats::default(),
+            pid: std::process::id(),
         }
     }
 
@@ -282,6 +292,10 @@ impl Guard {
         let Some(installed) = &self.installed else {
             return Ok(());
         };
+        if std::process::id() != self.pid {
+            // A child after `fork()`: the export thread is the parent's.
+            return Ok(());
+        }
         if state::is_current(self.generation) {
             state::disable();
         }

@@ -7,11 +7,11 @@
 //! [`Pipeline`] trait so that it never depends on the export code.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
 use std::time::Duration;
 
 use crate::flush_error::FlushError;
-use crate::queue::{self, BLOCK_SLOTS, Consumer, Pool, Producer};
+use crate::queue::{self, BLOCK_SLOTS, Consumer, Pool, PoolLock, Producer};
 use crate::record::Finished;
 
 /// Fast check made by every instrumented call before anything else.
@@ -36,6 +36,10 @@ pub(crate) static POOL: Pool<Finished> = Pool::new(1);
 /// The consumer ends of every thread's queue (shared by successive
 /// installations; each record carries the installation it belongs to).
 static QUEUES: Mutex<Vec<Consumer<Finished>>> = Mutex::new(Vec::new());
+
+/// Spans of a newer installation that an older export thread drained before
+/// it stopped: the newer thread takes them.
+static HANDOVER: Mutex<Vec<Finished>> = Mutex::new(Vec::new());
 
 /// Blocks filled since the export thread last drained, and how many make a
 /// batch worth waking it for.
@@ -63,10 +67,10 @@ pub(crate) fn generation() -> u32 {
     GENERATION.load(Ordering::Relaxed)
 }
 
-/// Starts a new installation and returns its generation; tracing stays off
-/// until [`enable`].
+/// Starts a new installation and returns its generation. Spans started
+/// from now on belong to it (tracing stays on if it was: spans ending
+/// before its export thread runs wait in the queues for it).
 pub(crate) fn next_generation() -> u32 {
-    ENABLED.store(false, Ordering::Release);
     GENERATION.fetch_add(1, Ordering::AcqRel).wrapping_add(1)
 }
 
@@ -86,6 +90,11 @@ pub(crate) fn pipeline() -> Option<Arc<dyn Pipeline>> {
 pub(crate) fn size_queues(spans: usize, batch: usize, staging_threads: usize) {
     POOL.set_cap(spans.div_ceil(BLOCK_SLOTS) + staging_threads);
     BLOCKS_PER_BATCH.store(batch.div_ceil(BLOCK_SLOTS).max(1), Ordering::Relaxed);
+}
+
+/// The most spans all queues together can hold.
+pub(crate) fn queue_capacity() -> usize {
+    POOL.cap() * BLOCK_SLOTS
 }
 
 /// Turns tracing on with `pipeline` receiving the spans.
@@ -121,6 +130,26 @@ pub(crate) fn register_queue() -> Producer<Finished> {
         .unwrap_or_else(|e| e.into_inner())
         .push(consumer);
     producer
+}
+
+/// Leaves spans of a newer installation for its export thread.
+pub(crate) fn hand_over(spans: Vec<Finished>) {
+    if !spans.is_empty() {
+        HANDOVER
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(spans);
+    }
+}
+
+/// Takes the spans left by older export threads.
+pub(crate) fn take_handed_over() -> Vec<Finished> {
+    std::mem::take(&mut *HANDOVER.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Whether installation `generation` came after `of`.
+pub(crate) fn is_newer(generation: u32, of: u32) -> bool {
+    (generation.wrapping_sub(of) as i32) > 0
 }
 
 /// Every thread's queue, for the export thread (one drainer at a time).
@@ -169,4 +198,31 @@ pub(crate) fn flush_active() -> Result<(), FlushError> {
         }
         None => Ok(()),
     }
+}
+
+/// The state's locks, taken by the forking thread just before `fork()`.
+pub(crate) struct ForkLocks {
+    _pipeline: RwLockWriteGuard<'static, Option<Arc<dyn Pipeline>>>,
+    queues: MutexGuard<'static, Vec<Consumer<Finished>>>,
+    pool: PoolLock<'static, Finished>,
+}
+
+pub(crate) fn lock_for_fork() -> ForkLocks {
+    ForkLocks {
+        _pipeline: PIPELINE.write().unwrap_or_else(|e| e.into_inner()),
+        queues: QUEUES.lock().unwrap_or_else(|e| e.into_inner()),
+        pool: POOL.lock_for_fork(),
+    }
+}
+
+/// In the child after `fork()`: tracing is off until `init`, and the
+/// parent's queues are forgotten (their producers are threads that do not
+/// exist here, and their spans are the parent's to export); then the locks
+/// are released.
+pub(crate) fn forget_after_fork(mut locks: ForkLocks) {
+    ENABLED.store(false, Ordering::Release);
+    // Dropping the consumer ends would be safe but pointless work: their
+    // blocks stay with queues that never close. Leaked, bounded by the pool.
+    std::mem::forget(std::mem::take(&mut *locks.queues));
+    locks.pool.forget_lent();
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Why a span was lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +132,26 @@ impl Threads {
         totals.ended += retired.1;
         (started + totals.started).saturating_sub(ended + totals.ended)
     }
+}
+
+/// A sampled span ended on a thread whose counts are gone (it is exiting).
+pub(crate) fn span_ended_without_thread() {
+    THREADS.0.lock().unwrap_or_else(|e| e.into_inner()).ended += 1;
+}
+
+/// The threads' counts' lock, held across a `fork()`.
+pub(crate) struct ForkLock(MutexGuard<'static, ThreadTotals>);
+
+pub(crate) fn lock_for_fork() -> ForkLock {
+    ForkLock(THREADS.0.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// In the child after `fork()`: the parent's threads (and their open
+/// spans) are not this process's.
+pub(crate) fn forget_after_fork(mut lock: ForkLock) {
+    lock.0.live.clear();
+    lock.0.started = 0;
+    lock.0.ended = 0;
 }
 
 /// Sampled spans started and not yet ended, in every thread.

@@ -11,18 +11,33 @@ use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
 use crate::span::stack::is_suppressed;
 use crate::stats::{self, Loss};
 
-/// The queue of spans made through the OpenTelemetry API.
+/// The queue of spans made through the OpenTelemetry API, and how many
+/// were ever queued and taken.
 #[derive(Debug, Default)]
 pub(crate) struct SdkQueue {
-    spans: Mutex<VecDeque<SpanData>>,
+    spans: Mutex<Queued>,
+}
+
+#[derive(Debug, Default)]
+struct Queued {
+    spans: VecDeque<SpanData>,
+    pushed: u64,
+    taken: u64,
 }
 
 impl SdkQueue {
     /// Moves up to `max` queued spans into `out`.
     pub(crate) fn drain_into(&self, out: &mut VecDeque<SpanData>, max: usize) {
-        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
-        let take = spans.len().min(max);
-        out.extend(spans.drain(..take));
+        let mut queued = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        let take = queued.spans.len().min(max);
+        out.extend(queued.spans.drain(..take));
+        queued.taken += take as u64;
+    }
+
+    /// Spans ever queued, and ever taken.
+    pub(crate) fn positions(&self) -> (u64, u64) {
+        let queued = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        (queued.pushed, queued.taken)
     }
 }
 
@@ -51,15 +66,16 @@ impl SpanProcessor for Forward {
         if is_suppressed() {
             return;
         }
-        let mut spans = self.queue.spans.lock().unwrap_or_else(|e| e.into_inner());
-        if spans.len() >= self.capacity {
-            drop(spans);
+        let mut queued = self.queue.spans.lock().unwrap_or_else(|e| e.into_inner());
+        if queued.spans.len() >= self.capacity {
+            drop(queued);
             stats::lose(Loss::QueueFull, 1);
             return;
         }
-        spans.push_back(span);
-        let full = spans.len() == self.batch;
-        drop(spans);
+        queued.spans.push_back(span);
+        queued.pushed += 1;
+        let full = queued.spans.len() == self.batch;
+        drop(queued);
         if full {
             (self.wake)();
         }

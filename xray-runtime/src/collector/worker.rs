@@ -61,8 +61,14 @@ struct Waiter {
     shutdown: bool,
     /// How long the caller said it would wait.
     wait: Duration,
-    /// Spans drained before the request: they must all be exported.
-    target: u64,
+    /// Queues that held spans at the request (that did not fit the
+    /// buffer then): their id and the count read once those are taken.
+    queued: Vec<(u64, u64)>,
+    /// The same for spans made through the OpenTelemetry API.
+    sdk_queued: u64,
+    /// Once every span of the request is drained: how many were drained in
+    /// all by then. They must all be cut and exported.
+    target: Option<u64>,
     /// The last batch holding one of them, once cut.
     target_seq: Option<u64>,
     /// Export errors seen while it waited.
@@ -256,15 +262,30 @@ impl Worker {
                 Request::Flush(reply, deadline, wait)
                 | Request::Shutdown(reply, deadline, wait) => {
                     self.drain_all();
-                    self.waiters.push(Waiter {
+                    let queued = if self.retired {
+                        Vec::new()
+                    } else {
+                        state::queues()
+                            .iter_mut()
+                            .filter_map(|queue| {
+                                let left = queue.available();
+                                (left > 0).then(|| (queue.id(), queue.consumed() + left))
+                            })
+                            .collect()
+                    };
+                    let mut waiter = Waiter {
                         reply,
                         deadline,
                         wait,
                         shutdown,
-                        target: self.drained_total,
+                        queued,
+                        sdk_queued: self.shared.sdk_spans.positions().0,
+                        target: None,
                         target_seq: None,
                         errors: Vec::new(),
-                    });
+                    };
+                    self.settle(&mut waiter);
+                    self.waiters.push(waiter);
                 }
                 Request::Retire(reply) => {
                     self.drain_all();
@@ -275,10 +296,10 @@ impl Worker {
         }
     }
 
-    /// Room left in the buffer.
+    /// Room left in the buffer: as much as the queues can hold, so that a
+    /// flush can take everything they hold at once.
     fn room(&self) -> usize {
-        self.limits
-            .max_queue
+        (state::queue_capacity() + self.limits.max_queue)
             .saturating_sub(self.records.len() + self.sdk.len())
     }
 
@@ -296,25 +317,33 @@ impl Worker {
         if !self.retired {
             let generation = self.shared.generation;
             let mut superseded = 0;
+            let mut newer = Vec::new();
             let records = &mut self.records;
+            for span in state::take_handed_over() {
+                sort_by_generation(span, generation, records, &mut newer, &mut superseded);
+            }
             let mut queues = state::queues();
             let count = queues.len();
             self.rotation = self.rotation.wrapping_add(1);
             for i in 0..count {
                 let queue = &mut queues[(self.rotation + i) % count];
                 let moved = queue.drain(room, |span| {
-                    if span.generation == generation {
-                        records.push_back(span);
-                    } else {
-                        superseded += 1;
-                    }
+                    sort_by_generation(span, generation, records, &mut newer, &mut superseded);
                 });
                 room -= moved;
                 taken += moved;
                 stats::lose(Loss::QueueFull, queue.take_dropped());
             }
-            queues.retain_mut(|queue| !queue.is_finished());
+            queues.retain_mut(|queue| {
+                if !queue.is_finished() {
+                    return true;
+                }
+                // Its thread may have dropped more before it ended.
+                stats::lose(Loss::QueueFull, queue.take_dropped());
+                false
+            });
             drop(queues);
+            state::hand_over(newer);
             stats::lose(Loss::Superseded, superseded);
             if state::drained() && !self.told_queue_full {
                 self.told_queue_full = true;
@@ -340,13 +369,40 @@ impl Worker {
         taken
     }
 
+    /// Sets a waiter's target once every span it waits for was drained.
+    fn settle(&self, waiter: &mut Waiter) {
+        if waiter.target.is_some() {
+            return;
+        }
+        if !waiter.queued.is_empty() {
+            let queues = state::queues();
+            waiter.queued.retain(|&(id, position)| {
+                // A queue no longer registered was read to its end.
+                queues
+                    .iter()
+                    .any(|queue| queue.id() == id && queue.consumed() < position)
+            });
+        }
+        let sdk_taken = self.shared.sdk_spans.positions().1;
+        if waiter.queued.is_empty() && sdk_taken >= waiter.sdk_queued {
+            waiter.target = Some(self.drained_total);
+            if self.cut_total >= self.drained_total {
+                // Already cut: the last batch may still be in flight.
+                waiter.target_seq = self.next_seq.checked_sub(1);
+            }
+        }
+    }
+
     /// Whether a batch should be cut now.
     fn batch_due(&self) -> bool {
         let pending = self.records.len() + self.sdk.len();
         pending > 0
             && (pending >= self.limits.max_batch
                 || self.last_cut.elapsed() >= self.limits.schedule_delay
-                || self.waiters.iter().any(|w| self.cut_total < w.target))
+                || self
+                    .waiters
+                    .iter()
+                    .any(|w| w.target.is_none_or(|target| self.cut_total < target)))
     }
 
     /// Cuts batches and submits them while every lane has room (a stalled
@@ -398,7 +454,9 @@ impl Worker {
         self.cut_total += (from_records + from_sdk) as u64;
         self.last_cut = Instant::now();
         for waiter in &mut self.waiters {
-            if waiter.target_seq.is_none() && self.cut_total >= waiter.target {
+            if waiter.target_seq.is_none()
+                && waiter.target.is_some_and(|target| self.cut_total >= target)
+            {
                 waiter.target_seq = Some(seq);
             }
         }
@@ -435,7 +493,8 @@ impl Worker {
         let now = Instant::now();
         let mut stop = false;
         let waiters = std::mem::take(&mut self.waiters);
-        for waiter in waiters {
+        for mut waiter in waiters {
+            self.settle(&mut waiter);
             let complete = self.complete(&waiter);
             if !complete && now < waiter.deadline {
                 self.waiters.push(waiter);
@@ -471,7 +530,10 @@ impl Worker {
                 && self.lanes.iter().all(|lane| lane.in_flight.is_empty())
                 && self.queues_drained;
         }
-        if self.cut_total < waiter.target {
+        let Some(target) = waiter.target else {
+            return false;
+        };
+        if self.cut_total < target {
             return false;
         }
         match waiter.target_seq {
@@ -510,19 +572,35 @@ impl Worker {
         }
         if !self.retired {
             let generation = self.shared.generation;
-            let mut superseded = 0;
+            let (mut mine, mut newer, mut superseded) = (VecDeque::new(), Vec::new(), 0);
             for queue in state::queues().iter_mut() {
                 queue.drain(usize::MAX, |span| {
-                    if span.generation == generation {
-                        lost += 1;
-                    } else {
-                        superseded += 1;
-                    }
+                    sort_by_generation(span, generation, &mut mine, &mut newer, &mut superseded);
                 });
                 stats::lose(Loss::QueueFull, queue.take_dropped());
             }
+            lost += mine.len() as u64;
+            state::hand_over(newer);
             stats::lose(Loss::Superseded, superseded);
         }
         stats::lose(Loss::ExportFailed, lost);
+    }
+}
+
+/// Files a drained span: this installation's into `mine`, a newer one's
+/// into `newer` (handed over to its thread), an older one's counted.
+fn sort_by_generation(
+    span: Finished,
+    generation: u32,
+    mine: &mut VecDeque<Finished>,
+    newer: &mut Vec<Finished>,
+    superseded: &mut u64,
+) {
+    if span.generation == generation {
+        mine.push_back(span);
+    } else if state::is_newer(span.generation, generation) {
+        newer.push(span);
+    } else {
+        *superseded += 1;
     }
 }

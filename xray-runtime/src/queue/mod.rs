@@ -20,7 +20,10 @@ use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
-pub(crate) use pool::{BLOCK_SLOTS, Pool};
+/// Numbers queues, so a flush can name the ones it waits for.
+static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) use pool::{BLOCK_SLOTS, Pool, PoolLock};
 
 use pool::Block;
 
@@ -53,6 +56,8 @@ pub(crate) fn queue<T>(pool: &'static Pool<T>) -> (Producer<T>, Consumer<T>) {
         pool,
         head: None,
         read: 0,
+        id: NEXT_QUEUE_ID.fetch_add(1, Ordering::Relaxed),
+        consumed: 0,
     };
     (producer, consumer)
 }
@@ -144,6 +149,9 @@ pub(crate) struct Consumer<T: 'static> {
     head: Option<NonNull<Block<T>>>,
     /// The next slot of `head` to read.
     read: usize,
+    id: u64,
+    /// Items read since the queue was made.
+    consumed: u64,
 }
 
 // SAFETY: the consumer end only reads slots the producer published (with
@@ -170,6 +178,7 @@ impl<T> Consumer<T> {
                 out(unsafe { (*(*head).slots[self.read].get()).assume_init_read() });
                 self.read += 1;
                 moved += 1;
+                self.consumed += 1;
             }
             if self.read < BLOCK_SLOTS {
                 break;
@@ -186,6 +195,38 @@ impl<T> Consumer<T> {
             self.read = 0;
         }
         moved
+    }
+
+    /// The queue's number, unique in the process.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Items read since the queue was made.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Items queued and not read yet, counted without reading them.
+    pub(crate) fn available(&mut self) -> u64 {
+        let mut block = self.head_block();
+        let mut read = self.read;
+        let mut count = 0;
+        while let Some(current) = block {
+            // SAFETY: blocks from `head` on are alive (given back only by
+            // `drain`), and their counts are published with release stores.
+            let (written, next) = unsafe {
+                let current = current.as_ptr();
+                (
+                    (*current).written.load(Ordering::Acquire),
+                    (*current).next.load(Ordering::Acquire),
+                )
+            };
+            count += written.saturating_sub(read) as u64;
+            read = 0;
+            block = NonNull::new(next);
+        }
+        count
     }
 
     fn head_block(&mut self) -> Option<NonNull<Block<T>>> {
@@ -259,7 +300,9 @@ mod tests {
                 "item {i}"
             );
         }
+        assert_eq!(consumer.available(), count);
         assert_eq!(drained(&mut consumer), (0..count).collect::<Vec<_>>());
+        assert_eq!((consumer.available(), consumer.consumed()), (0, count));
         assert!(drained(&mut consumer).is_empty());
         producer.push(99).expect("room");
         let mut first = Vec::new();

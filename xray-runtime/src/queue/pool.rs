@@ -8,8 +8,8 @@ use std::alloc::{Layout, alloc, dealloc};
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 /// Items per block.
 pub(crate) const BLOCK_SLOTS: usize = 32;
@@ -53,6 +53,11 @@ impl<T> Pool<T> {
     /// cap are freed as they come back.
     pub(crate) fn set_cap(&self, blocks: usize) {
         self.cap.store(blocks.max(1), Ordering::Relaxed);
+    }
+
+    /// The most blocks that may be live at once.
+    pub(crate) fn cap(&self) -> usize {
+        self.cap.load(Ordering::Relaxed)
     }
 
     /// Blocks currently allocated.
@@ -133,12 +138,34 @@ impl<T> Pool<T> {
         }
     }
 
+    /// Holds the pool's lock across a `fork()`.
+    pub(crate) fn lock_for_fork(&self) -> PoolLock<'_, T> {
+        PoolLock {
+            pool: self,
+            _free: self.free.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
     /// # Safety
     /// Sole ownership of an empty block of this pool.
     unsafe fn release(&self, block: NonNull<Block<T>>) {
         // SAFETY: allocated by `allocate` with this layout.
         unsafe { dealloc(block.as_ptr().cast(), Layout::new::<Block<T>>()) };
         self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The pool's lock, held across a `fork()`.
+pub(crate) struct PoolLock<'a, T> {
+    pool: &'a Pool<T>,
+    _free: MutexGuard<'a, FreeList<T>>,
+}
+
+impl<T> PoolLock<'_, T> {
+    /// In a child process: blocks lent to queues of threads that do not
+    /// exist there will never come back; only the free ones count.
+    pub(crate) fn forget_lent(&mut self) {
+        self.pool.live.store(self._free.0.len(), Ordering::Relaxed);
     }
 }
 

@@ -127,7 +127,10 @@ impl Frame {
             Some(true) => flush_invocation(),
             Some(false) => {}
             // The thread's state is gone: it is exiting.
-            None if counted => stats::lose(Loss::EndedTooLate, 1),
+            None if counted => {
+                stats::span_ended_without_thread();
+                stats::lose(Loss::EndedTooLate, 1);
+            }
             None => {}
         }
     }
@@ -221,7 +224,7 @@ impl Outbox {
 
 thread_local! {
     static LOCAL: RefCell<Local> = const {
-        RefCell::new(Local { stack: Vec::new(), outbox: None, rng: Rng(0), suppressed: false })
+        RefCell::new(Local { stack: Vec::new(), outbox: None, rng: Rng::new(), suppressed: false })
     };
 }
 
@@ -265,6 +268,12 @@ pub(crate) fn suppress_this_thread() {
 /// Whether this thread records no spans.
 pub(crate) fn is_suppressed() -> bool {
     read_local(|local| Some(local.suppressed)).unwrap_or(false)
+}
+
+/// In the child after `fork()`: this thread's queue was the parent's; the
+/// next span registers a new one.
+pub(crate) fn forget_queue_after_fork() {
+    with_local(|local| local.outbox = None);
 }
 
 /// Runs `f` on this thread's state; `None` when the thread can no longer
@@ -560,7 +569,7 @@ mod tests {
                 started: 0,
                 ended: 0,
             }),
-            rng: Rng(0),
+            rng: Rng::new(),
             suppressed: false,
         };
         (local, consumer)
