@@ -6,7 +6,7 @@
 //! one thread makes `#[traced]` spans for a few seconds — as fast as it can,
 //! then at target rates bisected between the fastest loss-free rate and the
 //! slowest lossy one — and exits, which flushes. A step's lost spans are
-//! what xray reports on stderr at shutdown (spans the export queue dropped
+//! what xray counts (`xray_runtime::stats`: spans the export queue dropped
 //! and spans the exporter failed to deliver). The collector is stopped by
 //! its pid at the end. Results: stdout and `<target>/xray-bench/throughput.tsv`.
 //!
@@ -104,13 +104,14 @@ fn step(args: &[String]) -> Result<(), String> {
     let shutdown_start = Instant::now();
     let flushed = guard.shutdown();
     let shutdown_ms = shutdown_start.elapsed().as_millis();
-    if let Err(err) = flushed {
+    if let Err(err @ xray_runtime::FlushError::Timeout(_)) = flushed {
         eprintln!("xray: {err}");
     }
     println!(
         "produced={produced} secs={elapsed:.3} peak_rss_kib={rss_before_shutdown} \
-         peak_rss_after_shutdown_kib={} shutdown_ms={shutdown_ms}",
-        peak_rss_kib().unwrap_or(0)
+         peak_rss_after_shutdown_kib={} shutdown_ms={shutdown_ms} lost={}",
+        peak_rss_kib().unwrap_or(0),
+        xray_runtime::stats().lost()
     );
     Ok(())
 }
@@ -239,27 +240,6 @@ impl Step {
     }
 }
 
-/// The spans an xray stderr line reports as lost: in a line that mentions
-/// spans lost, dropped or that never reached the exporter, the first number
-/// directly followed by "span(s)" ("N spans were dropped", "lost N spans").
-/// Other numbers ("queue size now 2048") and warnings without a count are
-/// not losses.
-fn lost_in(line: &str) -> u64 {
-    let lower = line.to_ascii_lowercase();
-    let about_loss = ["lost", "never reached", "dropped", "discarded"]
-        .iter()
-        .any(|w| lower.contains(w));
-    if !about_loss {
-        return 0;
-    }
-    let words: Vec<&str> = lower.split_whitespace().collect();
-    words
-        .windows(2)
-        .find(|w| w[1].starts_with("span") && w[0].chars().all(|c| c.is_ascii_digit()))
-        .and_then(|w| w[0].parse().ok())
-        .unwrap_or(0)
-}
-
 fn field(out: &str, key: &str) -> Option<String> {
     out.split_whitespace()
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
@@ -315,7 +295,7 @@ fn run_step(
         target,
         produced: number("produced").unwrap_or(0.0) as u64,
         secs: number("secs").unwrap_or(0.0),
-        lost: notes.iter().map(|l| lost_in(l)).sum(),
+        lost: number("lost").unwrap_or(0.0) as u64,
         peak_rss_kib: number("peak_rss_kib").unwrap_or(0.0) as u64,
         shutdown_ms: number("shutdown_ms").unwrap_or(0.0) as u64,
         notes,
