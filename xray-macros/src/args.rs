@@ -9,7 +9,9 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitBool, LitInt, LitStr, Token, parenthesized};
 
-use crate::choices::{Choice, Exporter, Kind, Protocol, Sampler, SamplerName, Written};
+use crate::choices::{
+    Choice, Compression, Exporter, Kind, Protocol, Sampler, SamplerName, Written,
+};
 
 /// An option that may be given once; a second occurrence is an error there.
 #[derive(Debug)]
@@ -355,6 +357,7 @@ pub struct MainArgs {
     pub exporter: Once<Written<Exporter>>,
     pub endpoint: Once<LitStr>,
     pub protocol: Once<Written<Protocol>>,
+    pub compression: Once<Written<Compression>>,
     pub propagators: Once<LitStr>,
     pub sampler: Once<Sampler>,
     pub shutdown_timeout_ms: Once<LitInt>,
@@ -398,6 +401,9 @@ impl MainArgs {
         } else if path.is_ident("protocol") {
             let protocol = Written::parse(meta.value()?)?;
             self.protocol.set(&meta, protocol)
+        } else if path.is_ident("compression") {
+            let compression = Written::parse(meta.value()?)?;
+            self.compression.set(&meta, compression)
         } else if path.is_ident("propagators") {
             let lit = string(&meta, "propagators", "\"xray,tracecontext\"")?;
             for name in lit.value().split(',').map(str::trim) {
@@ -448,7 +454,7 @@ impl MainArgs {
             self.shutdown_timeout_ms.set(&meta, lit)
         } else {
             Err(meta.error(format!(
-                "unknown option `{}`; expected one of: `service`, `exporter`, `endpoint`, `protocol`, `propagators`, `sampler`, `shutdown_timeout_ms`",
+                "unknown option `{}`; expected one of: `service`, `exporter`, `endpoint`, `protocol`, `compression`, `propagators`, `sampler`, `shutdown_timeout_ms`",
                 path_name(path)
             )))
         }

@@ -148,6 +148,7 @@ impl Choice for Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exporter {
     Otlp,
+    Xray,
     Console,
     Json,
     None,
@@ -158,6 +159,7 @@ impl Choice for Exporter {
     const NOUN: &'static str = "exporter";
     const NAMES: &'static [(&'static str, Self)] = &[
         ("otlp", Self::Otlp),
+        ("xray", Self::Xray),
         ("console", Self::Console),
         ("json", Self::Json),
         ("none", Self::None),
@@ -166,6 +168,7 @@ impl Choice for Exporter {
     fn runtime(self, span: Span) -> TokenStream {
         let variant = match self {
             Self::Otlp => "Otlp",
+            Self::Xray => "Xray",
             Self::Console => "Console",
             Self::Json => "Json",
             Self::None => "None",
@@ -192,6 +195,24 @@ impl Choice for Protocol {
             Self::Http => "HttpProtobuf",
         };
         runtime_path("Protocol", variant, span)
+    }
+}
+
+/// `compression = ...` of `#[xray_main]`: the argument of `Config::gzip`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    None,
+}
+
+impl Choice for Compression {
+    const OPTION: &'static str = "compression";
+    const NOUN: &'static str = "compression";
+    const NAMES: &'static [(&'static str, Self)] = &[("gzip", Self::Gzip), ("none", Self::None)];
+
+    fn runtime(self, span: Span) -> TokenStream {
+        let on = syn::LitBool::new(self == Self::Gzip, span);
+        quote!(#on)
     }
 }
 
@@ -306,7 +327,7 @@ mod tests {
         let err = parsed::<Exporter>(quote!(zipkin)).err().expect("an error");
         assert_eq!(
             err.to_string(),
-            "unknown exporter `zipkin`; expected one of: otlp, console, json, none"
+            "unknown exporter `zipkin`; expected one of: otlp, xray, console, json, none"
         );
         let err = parsed::<Kind>(quote!("client")).err().expect("an error");
         assert_eq!(

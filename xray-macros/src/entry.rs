@@ -96,6 +96,9 @@ fn main_setters(args: &MainArgs) -> Vec<TokenStream> {
     if let Some(protocol) = &args.protocol.value {
         setters.push(quote!(.protocol(#protocol)));
     }
+    if let Some(compression) = &args.compression.value {
+        setters.push(quote!(.gzip(#compression)));
+    }
     if let Some(propagators) = &args.propagators.value {
         setters.push(quote!(.propagators(#propagators)));
     }

@@ -215,7 +215,8 @@ fn exporter_specs(custom: Option<BoxedExporter>, resolved: &Resolved) -> Vec<Exp
                 JsonExporter::stdout(),
                 "json",
             ))),
-            ExporterKind::Otlp => Some(ExporterSpec::Otlp(resolved.otlp.clone())),
+            ExporterKind::Otlp => Some(ExporterSpec::Otlp(Box::new(resolved.otlp.clone()))),
+            ExporterKind::Xray => Some(ExporterSpec::Otlp(Box::new(resolved.xray.clone()))),
             ExporterKind::None => None,
         })
         .collect()

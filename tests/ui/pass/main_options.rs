@@ -10,6 +10,7 @@ fn work() -> Option<String> {
     exporter = none,
     endpoint = "http://127.0.0.1:4318",
     protocol = http,
+    compression = gzip,
     propagators = "xray, tracecontext,baggage",
     sampler = parentbased_traceidratio(1.0),
     shutdown_timeout_ms = 250,

@@ -51,7 +51,7 @@ pub(crate) enum ExporterSpec {
     /// A `SpanExporter` (custom, console, JSON), run on a thread of its own.
     Spans(BoxedExporter),
     /// OTLP, sent on a runtime of its own.
-    Otlp(OtlpSettings),
+    Otlp(Box<OtlpSettings>),
 }
 
 /// The outcome of a flush or shutdown, as reported to the waiting caller.

@@ -124,7 +124,7 @@ impl Worker {
                         .map_err(|e| format!("cannot start the {name} exporter's thread: {e}"))
                 }
                 ExporterSpec::Otlp(settings) => {
-                    OtlpLane::start(settings, resource, &scope, completions)
+                    OtlpLane::start(*settings, resource, &scope, completions)
                         .map(|lane| Box::new(lane) as Box<dyn Lane>)
                 }
             };

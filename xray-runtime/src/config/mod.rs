@@ -43,6 +43,10 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(5000);
 pub enum ExporterKind {
     /// OTLP to a collector (gRPC or HTTP/protobuf, see [`Protocol`]).
     Otlp,
+    /// OTLP straight to AWS X-Ray's endpoint
+    /// (`https://xray.<region>.amazonaws.com/v1/traces`), signed with SigV4;
+    /// the region comes from `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile.
+    Xray,
     /// A tree per trace on stdout.
     Console,
     /// One JSON object per span per line on stdout.
@@ -55,6 +59,7 @@ impl ExporterKind {
     fn parse(name: &str) -> Option<Self> {
         match name {
             "otlp" => Some(Self::Otlp),
+            "xray" => Some(Self::Xray),
             "console" | "logging" => Some(Self::Console),
             "json" => Some(Self::Json),
             "none" => Some(Self::None),
@@ -220,6 +225,8 @@ pub(crate) struct Resolved {
     pub exporter_fell_back: bool,
     /// Where and how OTLP goes, if it is among the exporters.
     pub otlp: OtlpSettings,
+    /// The same for AWS X-Ray's OTLP endpoint (exporter `xray`).
+    pub xray: OtlpSettings,
     pub propagators: Vec<PropagatorKind>,
     pub sampler: SamplerKind,
     pub shutdown_timeout: Duration,
@@ -238,6 +245,7 @@ impl Resolved {
             exporters,
             exporter_fell_back,
             otlp: otlp::resolve(config, env),
+            xray: otlp::resolve_xray(config, env),
             propagators: resolve_propagators(config, env),
             sampler: resolve_sampler(config, env),
             shutdown_timeout,
@@ -316,7 +324,7 @@ fn resolve_exporters(config: &Config, env: Env<'_>) -> (Vec<ExporterKind>, bool)
         report_bad_var(
             OTEL_TRACES_EXPORTER,
             &value,
-            "expected otlp, console, json or none",
+            "expected otlp, xray, console, json or none",
             &names.join(","),
         );
         return (fallback, fell_back);

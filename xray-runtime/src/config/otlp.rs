@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::Config;
 use super::env::{Env, first_set, millis, report_bad_var};
 use crate::export::Protocol;
-use crate::export::otlp::{Compression, OtlpSettings};
+use crate::export::otlp::aws_host;
+use crate::export::otlp::{Compression, FileFrom, OtlpSettings, Signing, TlsFiles};
 
 pub(crate) const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 pub(crate) const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
@@ -20,6 +21,21 @@ pub(crate) const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_T
 pub(crate) const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
 pub(crate) const OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: &str =
     "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+pub(crate) const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
+pub(crate) const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE";
+pub(crate) const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: &str =
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY";
+pub(crate) const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_INSECURE: &str = "OTEL_EXPORTER_OTLP_TRACES_INSECURE";
+pub(crate) const XRAY_OTLP_SIGV4: &str = "XRAY_OTLP_SIGV4";
+pub(crate) const AWS_REGION: &str = "AWS_REGION";
+pub(crate) const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
 
 /// The specification's defaults.
 const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
@@ -34,21 +50,159 @@ pub(crate) fn endpoint_variable_set(env: Env<'_>) -> bool {
     env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).is_some() || env(OTEL_EXPORTER_OTLP_ENDPOINT).is_some()
 }
 
+/// The signing name of traces when the host does not name one.
+const TRACES_SERVICE: &str = "xray";
+
 pub(crate) fn resolve(config: &Config, env: Env<'_>) -> OtlpSettings {
-    let protocol = resolve_protocol(config, env);
+    let mut protocol = resolve_protocol(config, env);
+    let mut endpoint = resolve_endpoint(config, env, protocol);
+    let signing = resolve_signing(env, &endpoint);
+    if signing.is_some() && protocol == Protocol::Grpc {
+        // AWS's OTLP endpoints take OTLP/HTTP only.
+        eprintln!(
+            "xray: the OTLP endpoint {endpoint} is signed with SigV4, which AWS accepts over \
+             OTLP/HTTP only; using http/protobuf instead of grpc"
+        );
+        protocol = Protocol::HttpProtobuf;
+        endpoint = resolve_endpoint(config, env, protocol);
+    }
     OtlpSettings {
         protocol,
-        endpoint: resolve_endpoint(config, env, protocol),
+        endpoint,
         headers: resolve_headers(env),
-        timeout: millis(
-            env,
-            &[
-                OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
-                OTEL_EXPORTER_OTLP_TIMEOUT,
-            ],
-            DEFAULT_TIMEOUT,
-        ),
+        timeout: resolve_timeout(env),
         compression: resolve_compression(config, env),
+        tls: resolve_tls_files(env),
+        signing,
+    }
+}
+
+/// AWS X-Ray's OTLP endpoint, in the region of `AWS_REGION` or
+/// `AWS_DEFAULT_REGION` (else the profile's, found when the exporter starts).
+pub(crate) fn resolve_xray(config: &Config, env: Env<'_>) -> OtlpSettings {
+    let region = resolve_region(env);
+    OtlpSettings {
+        protocol: Protocol::HttpProtobuf,
+        endpoint: region
+            .as_deref()
+            .map(aws_host::xray_endpoint)
+            .unwrap_or_default(),
+        headers: resolve_headers(env),
+        timeout: resolve_timeout(env),
+        compression: resolve_compression(config, env),
+        tls: resolve_tls_files(env),
+        signing: Some(Signing {
+            service: TRACES_SERVICE.to_string(),
+            region,
+        }),
+    }
+}
+
+fn resolve_timeout(env: Env<'_>) -> Duration {
+    millis(
+        env,
+        &[
+            OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+            OTEL_EXPORTER_OTLP_TIMEOUT,
+        ],
+        DEFAULT_TIMEOUT,
+    )
+}
+
+/// The region of `AWS_REGION`, else `AWS_DEFAULT_REGION`.
+fn resolve_region(env: Env<'_>) -> Option<String> {
+    let (name, value) = first_set(env, &[AWS_REGION, AWS_DEFAULT_REGION])?;
+    let region = value.trim().to_ascii_lowercase();
+    if aws_host::is_region(&region) {
+        Some(region)
+    } else {
+        report_bad_var(
+            name,
+            &value,
+            "not an AWS region such as us-east-1",
+            "the profile's",
+        );
+        None
+    }
+}
+
+/// Signing for AWS hosts (`xray.<region>.amazonaws.com`), or for any host
+/// when `XRAY_OTLP_SIGV4=true`; never when it is `false`.
+fn resolve_signing(env: Env<'_>, endpoint: &str) -> Option<Signing> {
+    let from_host = aws_host::host_of(endpoint).and_then(aws_host::service_and_region);
+    let asked = match env(XRAY_OTLP_SIGV4) {
+        None => None,
+        Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                report_bad_var(
+                    XRAY_OTLP_SIGV4,
+                    &value,
+                    "expected true or false",
+                    "signing AWS hosts only",
+                );
+                None
+            }
+        },
+    };
+    match (asked, from_host) {
+        (Some(false), _) => None,
+        (_, Some((service, region))) => Some(Signing {
+            service,
+            region: Some(region),
+        }),
+        (Some(true), None) => Some(Signing {
+            service: TRACES_SERVICE.to_string(),
+            region: resolve_region(env),
+        }),
+        (None, None) => None,
+    }
+}
+
+/// The TLS files, each from its `TRACES_` variable or the generic one.
+fn resolve_tls_files(env: Env<'_>) -> TlsFiles {
+    let file = |names: [&'static str; 2]| {
+        first_set(env, &names).map(|(variable, path)| FileFrom {
+            variable,
+            path: path.trim().into(),
+        })
+    };
+    TlsFiles {
+        ca: file([
+            OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_CERTIFICATE,
+        ]),
+        client_certificate: file([
+            OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+            OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+        ]),
+        client_key: file([
+            OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
+            OTEL_EXPORTER_OTLP_CLIENT_KEY,
+        ]),
+    }
+}
+
+/// `OTEL_EXPORTER_OTLP_(TRACES_)INSECURE`: plain text for a gRPC endpoint
+/// written without a scheme.
+fn resolve_insecure(env: Env<'_>) -> bool {
+    let Some((name, value)) = first_set(
+        env,
+        &[
+            OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+            OTEL_EXPORTER_OTLP_INSECURE,
+        ],
+    ) else {
+        return false;
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            report_bad_var(name, &value, "expected true or false", "false (TLS)");
+            false
+        }
     }
 }
 
@@ -85,12 +239,31 @@ fn resolve_endpoint(config: &Config, env: Env<'_>, protocol: Protocol) -> String
         Protocol::HttpProtobuf => signal_url(DEFAULT_HTTP_ENDPOINT, protocol),
         Protocol::Grpc => DEFAULT_GRPC_ENDPOINT.to_string(),
     };
+    let with_scheme = |value: String| -> String {
+        // The specification: a gRPC endpoint written without a scheme uses
+        // TLS unless `OTEL_EXPORTER_OTLP_INSECURE` says otherwise.
+        let value = value.trim().to_string();
+        if protocol == Protocol::Grpc && !value.contains("://") {
+            let scheme = if resolve_insecure(env) {
+                "http"
+            } else {
+                "https"
+            };
+            format!("{scheme}://{value}")
+        } else {
+            value
+        }
+    };
     if let Some(value) = env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
-        return checked_url(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, &value, &default)
-            .unwrap_or_else(|| default.clone());
+        return checked_url(
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+            &with_scheme(value),
+            &default,
+        )
+        .unwrap_or_else(|| default.clone());
     }
     if let Some(value) = env(OTEL_EXPORTER_OTLP_ENDPOINT) {
-        return checked_url(OTEL_EXPORTER_OTLP_ENDPOINT, &value, &default)
+        return checked_url(OTEL_EXPORTER_OTLP_ENDPOINT, &with_scheme(value), &default)
             .map_or_else(|| default.clone(), |base| signal_url(&base, protocol));
     }
     config
@@ -281,6 +454,92 @@ mod tests {
         assert_eq!(s.compression, Compression::None, "unknown: uncompressed");
         let s = resolve_with(Config::new().gzip(true), &[]);
         assert_eq!(s.compression, Compression::Gzip);
+    }
+
+    #[test]
+    fn aws_endpoints_are_signed_over_http() {
+        let s = resolve_with(
+            Config::new().protocol(Protocol::Grpc),
+            &[(
+                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+                "https://xray.us-west-2.amazonaws.com/v1/traces",
+            )],
+        );
+        assert_eq!(s.protocol, Protocol::HttpProtobuf, "gRPC is overridden");
+        assert_eq!(
+            s.signing,
+            Some(Signing {
+                service: "xray".into(),
+                region: Some("us-west-2".into())
+            })
+        );
+        let s = resolve_with(
+            Config::new().endpoint("https://proxy.internal:4318"),
+            &[(XRAY_OTLP_SIGV4, "true"), (AWS_DEFAULT_REGION, "eu-west-1")],
+        );
+        assert_eq!(
+            s.signing,
+            Some(Signing {
+                service: "xray".into(),
+                region: Some("eu-west-1".into())
+            })
+        );
+        let s = resolve_with(
+            Config::new().endpoint("https://xray.us-east-1.amazonaws.com"),
+            &[(XRAY_OTLP_SIGV4, "false")],
+        );
+        assert_eq!(s.signing, None);
+        assert_eq!(resolve_with(Config::new(), &[]).signing, None);
+    }
+
+    #[test]
+    fn the_xray_exporter_finds_its_endpoint_from_the_region() {
+        let s = resolve_xray(&Config::new(), &|name| {
+            (name == AWS_REGION).then(|| "ap-southeast-2".to_string())
+        });
+        assert_eq!(
+            s.endpoint,
+            "https://xray.ap-southeast-2.amazonaws.com/v1/traces"
+        );
+        assert_eq!(s.protocol, Protocol::HttpProtobuf);
+        let s = resolve_xray(&Config::new(), &|_| None);
+        assert_eq!(s.endpoint, "", "left to the profile");
+        assert_eq!(s.signing.map(|s| s.region), Some(None));
+        assert_eq!(
+            aws_host::xray_endpoint("cn-north-1"),
+            "https://xray.cn-north-1.amazonaws.com.cn/v1/traces"
+        );
+    }
+
+    #[test]
+    fn tls_files_and_insecure_grpc() {
+        let s = resolve_with(
+            Config::new().protocol(Protocol::Grpc),
+            &[
+                (OTEL_EXPORTER_OTLP_CERTIFICATE, "/etc/generic.pem"),
+                (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, "/etc/traces.pem"),
+                (OTEL_EXPORTER_OTLP_CLIENT_KEY, "/etc/key.pem"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "collector:4317"),
+            ],
+        );
+        assert_eq!(
+            s.tls.ca,
+            Some(FileFrom {
+                variable: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+                path: "/etc/traces.pem".into()
+            })
+        );
+        assert_eq!(s.tls.client_certificate, None);
+        assert!(s.tls.client_key.is_some());
+        assert_eq!(s.endpoint, "https://collector:4317");
+        let s = resolve_with(
+            Config::new().protocol(Protocol::Grpc),
+            &[
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "collector:4317"),
+                (OTEL_EXPORTER_OTLP_INSECURE, "true"),
+            ],
+        );
+        assert_eq!(s.endpoint, "http://collector:4317");
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub(crate) enum Outcome {
     /// Every span was accepted.
     Exported,
     /// The receiver accepted the batch but rejected this many of its spans.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
     Rejected { spans: u64, message: String },
     /// The export failed; no span was delivered.
     Failed(String),
@@ -140,6 +144,10 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// A future whose panics become `Err(message)`: an exporter that panics
 /// loses its batch, not the export path.
+#[cfg_attr(
+    not(any(feature = "otlp-grpc", feature = "otlp-http")),
+    allow(dead_code)
+)]
 pub(crate) struct CatchPanic<F>(pub Pin<Box<F>>);
 
 impl<F: Future> Future for CatchPanic<F> {

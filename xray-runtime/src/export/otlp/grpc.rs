@@ -26,12 +26,39 @@ pub(crate) struct GrpcClient {
 impl GrpcClient {
     /// A client whose connection opens on first use, or on [`connect`](Self::connect).
     /// Must be called inside the lane's runtime.
-    pub(crate) fn new(settings: &OtlpSettings) -> Result<Self, String> {
+    pub(crate) fn new(
+        settings: &OtlpSettings,
+        #[cfg(feature = "tls")] trust: Option<&super::tls::Trust>,
+    ) -> Result<Self, String> {
         let endpoint = Endpoint::from_shared(settings.endpoint.clone())
             .map_err(|e| format!("invalid OTLP endpoint {:?}: {e}", settings.endpoint))?
             .connect_timeout(settings.timeout)
             .timeout(settings.timeout)
             .tcp_nodelay(true);
+        #[cfg(feature = "tls")]
+        let endpoint = match trust {
+            Some(trust) => {
+                let mut tls =
+                    tonic::transport::ClientTlsConfig::new().trust_anchors(trust.anchors());
+                if let Some(identity) = &trust.identity {
+                    tls = tls.identity(tonic::transport::Identity::from_pem(
+                        &identity.certificate_pem,
+                        &identity.key_pem,
+                    ));
+                }
+                endpoint
+                    .tls_config(tls)
+                    .map_err(|e| format!("cannot set up TLS: {e}"))?
+            }
+            None => endpoint,
+        };
+        #[cfg(not(feature = "tls"))]
+        if settings.endpoint.starts_with("https://") {
+            return Err(format!(
+                "the OTLP endpoint {} needs TLS: build xray-runtime with its tls feature",
+                settings.endpoint
+            ));
+        }
         let mut metadata = MetadataMap::new();
         for (name, value) in &settings.headers {
             let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())

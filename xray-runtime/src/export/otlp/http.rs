@@ -1,5 +1,7 @@
 //! OTLP over HTTP with protobuf bodies.
 
+#[cfg(any(feature = "tls", feature = "aws"))]
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,6 +11,10 @@ use prost::Message;
 
 use super::OtlpSettings;
 use super::lane::Attempt;
+#[cfg(feature = "aws")]
+use super::sigv4::Signer;
+#[cfg(feature = "tls")]
+use super::tls::Trust;
 
 /// The most of an error answer's body quoted in a message.
 const MAX_QUOTED: usize = 200;
@@ -17,10 +23,28 @@ pub(crate) struct HttpClient {
     client: reqwest::Client,
     url: reqwest::Url,
     headers: HeaderMap,
+    /// Signs each request (AWS endpoints).
+    #[cfg(feature = "aws")]
+    signer: Option<Arc<Signer>>,
+}
+
+/// What an HTTPS connection and a signature need, when they apply.
+#[derive(Default)]
+pub(crate) struct Security {
+    #[cfg(feature = "tls")]
+    pub trust: Option<Arc<Trust>>,
+    #[cfg(feature = "aws")]
+    pub signer: Option<Arc<Signer>>,
 }
 
 impl HttpClient {
-    pub(crate) fn new(settings: &OtlpSettings) -> Result<Self, String> {
+    pub(crate) fn new(settings: &OtlpSettings, security: Security) -> Result<Self, String> {
+        let Security {
+            #[cfg(feature = "tls")]
+            trust,
+            #[cfg(feature = "aws")]
+            signer,
+        } = security;
         let url = reqwest::Url::parse(&settings.endpoint)
             .map_err(|e| format!("invalid OTLP endpoint {:?}: {e}", settings.endpoint))?;
         let mut headers = HeaderMap::new();
@@ -38,27 +62,53 @@ impl HttpClient {
                 .map_err(|e| format!("invalid value for OTLP header {name}: {e}"))?;
             headers.insert(name, value);
         }
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(settings.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        #[cfg(feature = "tls")]
+        let builder = match &trust {
+            Some(trust) => builder.use_preconfigured_tls(trust.client_config(&[b"http/1.1"])?),
+            None => builder,
+        };
+        #[cfg(not(feature = "tls"))]
+        if url.scheme() == "https" {
+            return Err(format!(
+                "the OTLP endpoint {url} needs TLS: build xray-runtime with its tls feature"
+            ));
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
             client,
             url,
             headers,
+            #[cfg(feature = "aws")]
+            signer,
         })
     }
 
-    pub(crate) async fn send(&self, body: Bytes) -> Attempt {
-        let sent = self
-            .client
-            .post(self.url.clone())
-            .headers(self.headers.clone())
+    /// The request for `body`, signed when the endpoint wants it.
+    async fn request(&self, body: Bytes) -> Result<reqwest::Request, Attempt> {
+        let mut request = http::Request::post(self.url.as_str())
             .body(body)
-            .send()
-            .await;
+            .map_err(|e| Attempt::Failed(format!("cannot build the request: {e}")))?;
+        *request.headers_mut() = self.headers.clone();
+        #[cfg(feature = "aws")]
+        if let Some(signer) = &self.signer {
+            signer.sign(&mut request).await.map_err(Attempt::Failed)?;
+        }
+        reqwest::Request::try_from(request)
+            .map_err(|e| Attempt::Failed(format!("cannot build the request: {e}")))
+    }
+
+    pub(crate) async fn send(&self, body: Bytes) -> Attempt {
+        let request = match self.request(body).await {
+            Ok(request) => request,
+            Err(attempt) => return attempt,
+        };
+        let sent = self.client.execute(request).await;
         let response = match sent {
             Ok(response) => response,
             Err(err) => {

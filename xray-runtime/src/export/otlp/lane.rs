@@ -89,16 +89,41 @@ impl OtlpLane {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the exporter's runtime: {e}"))?;
+        #[cfg(feature = "aws")]
+        let mut settings = settings;
+        #[cfg(feature = "aws")]
+        let signer = super::aws::signer(&mut settings, &runtime)?;
+        #[cfg(not(feature = "aws"))]
+        if settings.signing.is_some() {
+            return Err("signing requests with SigV4 needs the aws feature of xray-runtime".into());
+        }
+        #[cfg(feature = "tls")]
+        let trust = settings
+            .endpoint
+            .starts_with("https://")
+            .then(|| Arc::new(super::tls::Trust::load(&settings.tls)));
         let (name, transport) = match settings.protocol {
             #[cfg(feature = "otlp-http")]
-            Protocol::HttpProtobuf => (
-                "OTLP/HTTP",
-                Transport::Http(super::http::HttpClient::new(&settings)?),
-            ),
+            Protocol::HttpProtobuf => {
+                let security = super::http::Security {
+                    #[cfg(feature = "tls")]
+                    trust,
+                    #[cfg(feature = "aws")]
+                    signer,
+                };
+                (
+                    "OTLP/HTTP",
+                    Transport::Http(super::http::HttpClient::new(&settings, security)?),
+                )
+            }
             #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => {
                 let _enter = runtime.enter();
-                let client = super::grpc::GrpcClient::new(&settings)?;
+                let client = super::grpc::GrpcClient::new(
+                    &settings,
+                    #[cfg(feature = "tls")]
+                    trust.as_deref(),
+                )?;
                 runtime.spawn(client.connect());
                 ("OTLP/gRPC", Transport::Grpc(client))
             }

@@ -5,10 +5,19 @@
 //! * `lane`: the exporter as the export thread drives it: requests encoded
 //!   on the export thread, sent on a runtime of their own with several in
 //!   flight, retried when the receiver says so, within the export timeout;
-//! * `http` and `grpc`: the two transports.
+//! * `http` and `grpc`: the two transports;
+//! * `tls`: the roots trusted and the client certificate, for `https://`;
+//! * `aws`, `credentials`, `sigv4`: SigV4 signing for AWS endpoints, with
+//!   credentials from the AWS default chain kept fresh in the background;
+//! * `aws_host`: the service and region an AWS endpoint is signed for.
 
 use std::time::Duration;
 
+#[cfg(all(feature = "aws", any(feature = "otlp-grpc", feature = "otlp-http")))]
+mod aws;
+pub(crate) mod aws_host;
+#[cfg(all(feature = "aws", any(feature = "otlp-grpc", feature = "otlp-http")))]
+mod credentials;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod encode;
 #[cfg(feature = "otlp-grpc")]
@@ -17,6 +26,10 @@ mod grpc;
 mod http;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod lane;
+#[cfg(all(feature = "aws", any(feature = "otlp-grpc", feature = "otlp-http")))]
+mod sigv4;
+#[cfg(all(feature = "tls", any(feature = "otlp-grpc", feature = "otlp-http")))]
+mod tls;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use lane::OtlpLane;
@@ -49,15 +62,55 @@ pub(crate) enum Compression {
 
 /// Everything the OTLP exporter needs, resolved by the configuration.
 #[derive(Clone, Debug)]
+#[cfg_attr(
+    not(any(feature = "otlp-grpc", feature = "otlp-http")),
+    allow(dead_code)
+)]
 pub(crate) struct OtlpSettings {
     pub protocol: Protocol,
     /// The full URL: `.../v1/traces` for HTTP, the server's for gRPC.
+    /// Empty for AWS X-Ray's endpoint when the region is not known yet
+    /// (`signing.region` is `None`): the exporter finds it in the profile.
     pub endpoint: String,
     /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`).
     pub headers: Vec<(String, String)>,
     /// How long one export (with its retries) may take.
     pub timeout: Duration,
     pub compression: Compression,
+    /// Certificates for `https://` endpoints.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub tls: TlsFiles,
+    /// SigV4 signing of each request, for AWS endpoints.
+    pub signing: Option<Signing>,
+}
+
+/// A file named by a variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) struct FileFrom {
+    pub variable: &'static str,
+    pub path: std::path::PathBuf,
+}
+
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE`, `_CLIENT_CERTIFICATE`, `_CLIENT_KEY`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) struct TlsFiles {
+    /// An extra trusted CA (PEM), on top of the system's and the webpki roots.
+    pub ca: Option<FileFrom>,
+    /// The client's certificate and key (PEM), for mutual TLS.
+    pub client_certificate: Option<FileFrom>,
+    pub client_key: Option<FileFrom>,
+}
+
+/// How requests are signed with SigV4.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub(crate) struct Signing {
+    /// The signing name: `xray`, `logs`, ...
+    pub service: String,
+    /// `None`: from the AWS profile, when the exporter starts.
+    pub region: Option<String>,
 }
 
 /// The OTLP exporter cannot be built without its transports.
