@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit tests and doctests, the span-tree
-# and compile (trybuild) tests, the real-process exit tests, and the
+# and compile (trybuild) tests, the real-process exit and stress tests, the
 # end-to-end tests through a real OpenTelemetry collector (rotel, installed
-# from PyPI into target/tools on first run).
+# from PyPI into target/tools on first run), and the secure export tests
+# against Python peers (botocore, installed from PyPI the same way).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,5 +20,8 @@ if ! command -v npm >/dev/null 2>&1; then
     fi
 fi
 bash tests/collector/install-rotel.sh
+# The Python peers of the secure export tests (an OTLP receiver checking
+# SigV4 with botocore, instance and container metadata), from PyPI.
+bash tests/peers/install.sh
 cargo test --workspace "$@"
 cargo test -p xray-macros --features disabled "$@"   # tracing compiled out: items come back unchanged

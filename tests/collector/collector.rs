@@ -34,7 +34,7 @@ fn otlp_grpc_through_rotel() {
     let sink = Sink::start().expect("the OTLP sink should start on 127.0.0.1");
     let rotel = Rotel::start(&sink.endpoint()).expect("rotel should start and listen");
     let endpoint = rotel.grpc_endpoint();
-    check_round_trip(&sink, &rotel, "grpc", &endpoint);
+    check_round_trip(&sink, &rotel, "grpc", &endpoint, &[]);
 }
 
 #[test]
@@ -42,14 +42,38 @@ fn otlp_http_protobuf_through_rotel() {
     let sink = Sink::start().expect("the OTLP sink should start on 127.0.0.1");
     let rotel = Rotel::start(&sink.endpoint()).expect("rotel should start and listen");
     let endpoint = rotel.http_endpoint();
-    check_round_trip(&sink, &rotel, "http/protobuf", &endpoint);
+    check_round_trip(&sink, &rotel, "http/protobuf", &endpoint, &[]);
 }
 
-/// Runs `traced_app` against `endpoint` with `protocol` and checks what reached
-/// the sink through rotel.
-fn check_round_trip(sink: &Sink, rotel: &Rotel, protocol: &str, endpoint: &str) {
+#[test]
+fn otlp_grpc_gzip_through_rotel() {
+    let sink = Sink::start().expect("the OTLP sink should start on 127.0.0.1");
+    let rotel = Rotel::start(&sink.endpoint()).expect("rotel should start and listen");
+    let endpoint = rotel.grpc_endpoint();
+    let gzip = [("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")];
+    check_round_trip(&sink, &rotel, "grpc", &endpoint, &gzip);
+}
+
+#[test]
+fn otlp_http_protobuf_gzip_through_rotel() {
+    let sink = Sink::start().expect("the OTLP sink should start on 127.0.0.1");
+    let rotel = Rotel::start(&sink.endpoint()).expect("rotel should start and listen");
+    let endpoint = rotel.http_endpoint();
+    let gzip = [("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")];
+    check_round_trip(&sink, &rotel, "http/protobuf", &endpoint, &gzip);
+}
+
+/// Runs `traced_app` against `endpoint` with `protocol` (and `env`) and
+/// checks what reached the sink through rotel.
+fn check_round_trip(
+    sink: &Sink,
+    rotel: &Rotel,
+    protocol: &str,
+    endpoint: &str,
+    env: &[(&str, &str)],
+) {
     let started = now_epoch_seconds();
-    let app = run_traced_app(protocol, endpoint);
+    let app = run_traced_app(protocol, endpoint, env);
     assert!(
         app.status.success(),
         "traced_app failed ({}) with protocol {protocol} and endpoint {endpoint}\n{}",
@@ -358,7 +382,7 @@ impl AppRun {
 
 /// Runs `traced_app` to completion (at most [`APP_TIMEOUT`]) exporting over
 /// OTLP with `protocol` to `endpoint`.
-fn run_traced_app(protocol: &str, endpoint: &str) -> AppRun {
+fn run_traced_app(protocol: &str, endpoint: &str, env: &[(&str, &str)]) -> AppRun {
     let mut command = Command::new(env!("CARGO_BIN_EXE_traced_app"));
     // Only the settings under test: no inherited OTEL_* configuration.
     for (key, _) in std::env::vars_os() {
@@ -370,6 +394,7 @@ fn run_traced_app(protocol: &str, endpoint: &str) -> AppRun {
         .env("OTEL_TRACES_EXPORTER", "otlp")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -326,8 +326,11 @@ fn report_losses(at_install: &Stats) {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Err(err) = self.shutdown() {
-            eprintln!("xray: {err}");
+        match self.shutdown() {
+            // Failures and losses were already said, and counted in the
+            // shutdown's report.
+            Ok(()) | Err(FlushError::Export(_) | FlushError::Lost(_)) => {}
+            Err(err) => eprintln!("xray: {err}"),
         }
     }
 }

@@ -1,4 +1,4 @@
 use xray_runtime::xray_main;
 
-#[xray_main(exporter = xray)]
+#[xray_main(exporter = zipkin)]
 fn main() {}

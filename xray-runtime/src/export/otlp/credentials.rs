@@ -135,7 +135,7 @@ fn source_of(credentials: &Credentials) -> String {
         )
 }
 
-/// The chain's error, with each source's reason.
+/// The chain's error, with each source's reason, on one line.
 fn describe(err: &CredentialsError) -> String {
     let mut text = format!("no AWS credentials: {err}");
     let mut source = std::error::Error::source(err);
@@ -143,7 +143,14 @@ fn describe(err: &CredentialsError) -> String {
         let _ = write!(text, ": {cause}");
         source = cause.source();
     }
-    text
+    let mut line = String::new();
+    for part in text.lines().map(str::trim).filter(|part| !part.is_empty()) {
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(':') { " " } else { "; " });
+        }
+        line.push_str(part);
+    }
+    line
 }
 
 /// `2026-11-30T18:00:00Z`, for messages.

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 
@@ -19,9 +23,15 @@ use super::tls::Trust;
 /// The most of an error answer's body quoted in a message.
 const MAX_QUOTED: usize = 200;
 
+/// The connector: TLS-capable when built with TLS.
+#[cfg(feature = "tls")]
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "tls"))]
+type Connector = HttpConnector;
+
 pub(crate) struct HttpClient {
-    client: reqwest::Client,
-    url: reqwest::Url,
+    client: Client<Connector, Full<Bytes>>,
+    url: http::Uri,
     headers: HeaderMap,
     /// Signs each request (AWS endpoints).
     #[cfg(feature = "aws")]
@@ -38,6 +48,9 @@ pub(crate) struct Security {
 }
 
 impl HttpClient {
+    /// A client of its own (not the application's HTTP client, whose
+    /// features and settings are the application's business). Must be
+    /// called inside the lane's runtime.
     pub(crate) fn new(settings: &OtlpSettings, security: Security) -> Result<Self, String> {
         let Security {
             #[cfg(feature = "tls")]
@@ -45,7 +58,9 @@ impl HttpClient {
             #[cfg(feature = "aws")]
             signer,
         } = security;
-        let url = reqwest::Url::parse(&settings.endpoint)
+        let url: http::Uri = settings
+            .endpoint
+            .parse()
             .map_err(|e| format!("invalid OTLP endpoint {:?}: {e}", settings.endpoint))?;
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -62,24 +77,31 @@ impl HttpClient {
                 .map_err(|e| format!("invalid value for OTLP header {name}: {e}"))?;
             headers.insert(name, value);
         }
-        let builder = reqwest::Client::builder()
-            .connect_timeout(settings.timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true);
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(settings.timeout));
+        http.set_nodelay(true);
         #[cfg(feature = "tls")]
-        let builder = match &trust {
-            Some(trust) => builder.use_preconfigured_tls(trust.client_config(&[b"http/1.1"])?),
-            None => builder,
+        let connector = {
+            http.enforce_http(false);
+            let trust = trust.unwrap_or_else(|| Arc::new(Trust::none()));
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(trust.client_config(&[])?)
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http)
         };
         #[cfg(not(feature = "tls"))]
-        if url.scheme() == "https" {
-            return Err(format!(
-                "the OTLP endpoint {url} needs TLS: build xray-runtime with its tls feature"
-            ));
-        }
-        let client = builder
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let connector = {
+            if url.scheme_str() == Some("https") {
+                return Err(format!(
+                    "the OTLP endpoint {url} needs TLS: build xray-runtime with its tls feature"
+                ));
+            }
+            http
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
         Ok(Self {
             client,
             url,
@@ -90,8 +112,8 @@ impl HttpClient {
     }
 
     /// The request for `body`, signed when the endpoint wants it.
-    async fn request(&self, body: Bytes) -> Result<reqwest::Request, Attempt> {
-        let mut request = http::Request::post(self.url.as_str())
+    async fn request(&self, body: Bytes) -> Result<http::Request<Full<Bytes>>, Attempt> {
+        let mut request = http::Request::post(self.url.clone())
             .body(body)
             .map_err(|e| Attempt::Failed(format!("cannot build the request: {e}")))?;
         *request.headers_mut() = self.headers.clone();
@@ -99,8 +121,7 @@ impl HttpClient {
         if let Some(signer) = &self.signer {
             signer.sign(&mut request).await.map_err(Attempt::Failed)?;
         }
-        reqwest::Request::try_from(request)
-            .map_err(|e| Attempt::Failed(format!("cannot build the request: {e}")))
+        Ok(request.map(Full::new))
     }
 
     pub(crate) async fn send(&self, body: Bytes) -> Attempt {
@@ -108,8 +129,7 @@ impl HttpClient {
             Ok(request) => request,
             Err(attempt) => return attempt,
         };
-        let sent = self.client.execute(request).await;
-        let response = match sent {
+        let response = match self.client.request(request).await {
             Ok(response) => response,
             Err(err) => {
                 return Attempt::Retry {
@@ -120,7 +140,15 @@ impl HttpClient {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.unwrap_or_default();
+        let body = match response.into_body().collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(err) => {
+                return Attempt::Retry {
+                    reason: format!("the answer was cut short: {}", describe(&err)),
+                    after: None,
+                };
+            }
+        };
         if status.is_success() {
             return accepted(&body);
         }
@@ -155,8 +183,8 @@ fn accepted(body: &[u8]) -> Attempt {
     }
 }
 
-/// A network error, with its causes (reqwest's own message is terse).
-fn describe(err: &reqwest::Error) -> String {
+/// An error, with its causes (the client's own message is terse).
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {

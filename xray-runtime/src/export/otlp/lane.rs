@@ -44,7 +44,7 @@ pub(super) enum Attempt {
 /// The two transports.
 pub(super) enum Transport {
     #[cfg(feature = "otlp-http")]
-    Http(super::http::HttpClient),
+    Http(Box<super::http::HttpClient>),
     #[cfg(feature = "otlp-grpc")]
     Grpc(super::grpc::GrpcClient),
 }
@@ -89,13 +89,16 @@ impl OtlpLane {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the exporter's runtime: {e}"))?;
-        #[cfg(feature = "aws")]
+        #[cfg(all(feature = "aws", feature = "otlp-http"))]
         let mut settings = settings;
-        #[cfg(feature = "aws")]
+        #[cfg(all(feature = "aws", feature = "otlp-http"))]
         let signer = super::aws::signer(&mut settings, &runtime)?;
-        #[cfg(not(feature = "aws"))]
+        #[cfg(not(all(feature = "aws", feature = "otlp-http")))]
         if settings.signing.is_some() {
-            return Err("signing requests with SigV4 needs the aws feature of xray-runtime".into());
+            return Err(
+                "signing requests with SigV4 needs the aws and otlp-http features of xray-runtime"
+                    .into(),
+            );
         }
         #[cfg(feature = "tls")]
         let trust = settings
@@ -111,10 +114,9 @@ impl OtlpLane {
                     #[cfg(feature = "aws")]
                     signer,
                 };
-                (
-                    "OTLP/HTTP",
-                    Transport::Http(super::http::HttpClient::new(&settings, security)?),
-                )
+                let _enter = runtime.enter();
+                let client = super::http::HttpClient::new(&settings, security)?;
+                ("OTLP/HTTP", Transport::Http(Box::new(client)))
             }
             #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => {

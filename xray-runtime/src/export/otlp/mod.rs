@@ -13,10 +13,10 @@
 
 use std::time::Duration;
 
-#[cfg(all(feature = "aws", any(feature = "otlp-grpc", feature = "otlp-http")))]
+#[cfg(all(feature = "aws", feature = "otlp-http"))]
 mod aws;
 pub(crate) mod aws_host;
-#[cfg(all(feature = "aws", any(feature = "otlp-grpc", feature = "otlp-http")))]
+#[cfg(all(feature = "aws", feature = "otlp-http"))]
 mod credentials;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod encode;
@@ -26,7 +26,7 @@ mod grpc;
 mod http;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod lane;
-#[cfg(all(feature = "aws", any(feature = "otlp-grpc", feature = "otlp-http")))]
+#[cfg(all(feature = "aws", feature = "otlp-http"))]
 mod sigv4;
 #[cfg(all(feature = "tls", any(feature = "otlp-grpc", feature = "otlp-http")))]
 mod tls;

@@ -58,6 +58,16 @@ impl Trust {
         }
     }
 
+    /// Trusts nothing: for clients that never open a TLS connection (plain
+    /// `http://` endpoints) but must still be given a TLS configuration.
+    #[cfg_attr(not(feature = "otlp-http"), allow(dead_code))]
+    pub(crate) fn none() -> Self {
+        Self {
+            roots: Arc::new(RootCertStore::empty()),
+            identity: None,
+        }
+    }
+
     /// The trusted roots, as transports that take trust anchors want them.
     #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
     pub(crate) fn anchors(&self) -> Vec<TrustAnchor<'static>> {
