@@ -142,6 +142,7 @@ pub use xray_macros::xray_main;
 mod clock;
 mod flush_error;
 mod id;
+mod origin;
 pub mod propagation;
 mod queue;
 mod record;

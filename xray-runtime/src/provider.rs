@@ -13,7 +13,7 @@ use opentelemetry::propagation::{
     text_map_propagator::FieldIter,
 };
 use opentelemetry::trace::{SpanBuilder, Tracer, TracerProvider};
-use opentelemetry::{Context, InstrumentationScope, KeyValue, global};
+use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
@@ -25,6 +25,7 @@ use crate::export::{BoxedExporter, ConsoleExporter, JsonExporter};
 use crate::flush_error::FlushError;
 use crate::fork;
 use crate::id::XrayIdGenerator;
+use crate::origin;
 use crate::propagation::XrayPropagator;
 use crate::sampler::{self, XraySampler};
 use crate::span::current::with_current_span;
@@ -90,6 +91,10 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     }
 
     let resource = resource(&resolved);
+    let cloud_platform = resource
+        .get(&Key::from_static_str("cloud.platform"))
+        .map(|value| value.as_str().into_owned());
+    origin::set_cloud_platform(cloud_platform.as_deref());
     let scope = InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
