@@ -1,0 +1,738 @@
+//! A compiled, immutable set of rules with shared mutable state per rule.
+
+use crate::api::{
+    GetSamplingTargetsResponse, SamplingBoostStatisticsDocument, SamplingStatisticsDocument,
+};
+use crate::local::LocalRules;
+use crate::request::SamplingRequest;
+use crate::rule::{SamplingRule, SkippedRule};
+use crate::state::{DEFAULT_INTERVAL, MAX_PER_SECOND, NO_QUOTA, RuleState, rate_threshold};
+use crate::timestamp::{ceil_secs, floor_secs};
+use crate::wildcard::{Pattern, QuickKey, is_ascii};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Seconds after the last successful GetSamplingRules after which centralized
+/// rules are no longer trusted and the local rules decide, as the Python
+/// SDK's rule cache does (one hour).
+pub const RULES_TTL: u64 = 60 * 60;
+
+/// What a sampling decision decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the trace is sampled.
+    pub sampled: bool,
+    /// Whether it was sampled by borrowing from the reservoir (before a quota
+    /// arrived, or after it expired).
+    pub borrowed: bool,
+    /// The rule that decided; `None` if no rule matched (a rule set without
+    /// a `Default` rule), in which case `sampled` is false.
+    pub rule: Option<RuleRef>,
+}
+
+/// Which rule of which rule set decided. Resolve it with
+/// [`RuleSet::rule_name`] or [`crate::Sampler::rule_name`]; it stays valid
+/// for the rule set that made the decision only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RuleRef {
+    set: u64,
+    index: u32,
+}
+
+impl RuleRef {
+    /// Position of the rule in its set's matching order.
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+
+    /// Identity of the rule set the rule belongs to.
+    pub fn set_id(self) -> u64 {
+        self.set
+    }
+}
+
+/// The outcome of applying a GetSamplingTargets response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetsApplied {
+    /// The rules changed after they were fetched (`LastRuleModification` is
+    /// later than the fetch time): call GetSamplingRules again.
+    pub refresh_rules: bool,
+    /// Target documents that named a rule of this set.
+    pub applied: usize,
+    /// Seconds until the soonest rule's statistics are due (from the targets'
+    /// `Interval`s, 10 by default): when to call GetSamplingTargets next.
+    pub next_report_in: u64,
+}
+
+/// Fields a rule can match, in the order a rule's checks run: the URL path
+/// first, as it tells rules apart most often.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Field {
+    UrlPath = 0,
+    HttpMethod = 1,
+    Host = 2,
+    ServiceName = 3,
+    ServiceType = 4,
+    ResourceArn = 5,
+}
+
+const FIELDS: usize = 6;
+
+struct FieldCheck {
+    field: Field,
+    pattern: Pattern,
+}
+
+struct CompiledRule {
+    rule: SamplingRule,
+    /// Non-`*` fields only: a `*` matches any value, known or not.
+    checks: Box<[FieldCheck]>,
+    attributes: Box<[(Box<str>, Pattern)]>,
+    /// The set's catch-all rule (X-Ray's `Default`, or a local file's
+    /// `default`): chosen whenever it is reached, without matching.
+    always: bool,
+    has_boost: bool,
+    state: Arc<RuleState>,
+}
+
+/// The request fields as a decision sees them, indexed by [`Field`]. ASCII
+/// text is compared a word at a time; other text takes the character path
+/// (its case folding goes beyond ASCII).
+struct Prepared<'b> {
+    raw: [&'b str; FIELDS],
+    /// Bit per field that is known (non-empty), ASCII, and checked by some
+    /// rule.
+    ascii: u8,
+}
+
+/// A rule's pre-check: the quick key of its first checked field that has
+/// one. Kept apart from the rules in one dense array, so that rejecting a
+/// rule costs one 8-byte comparison and touches no other memory.
+/// A rule without a usable key has the all-zero key, which never rejects.
+#[derive(Clone, Copy)]
+struct Quick {
+    key: QuickKey,
+    field: u8,
+}
+
+impl CompiledRule {
+    #[inline]
+    fn matches(&self, texts: &Prepared<'_>, req: &SamplingRequest<'_>) -> bool {
+        for check in self.checks.iter() {
+            let raw = texts.raw[check.field as usize];
+            if raw.is_empty() {
+                if check.field == Field::ResourceArn {
+                    // An unknown resource ARN does not match a rule scoped to
+                    // specific resources: such a rule should not capture
+                    // traffic of services that cannot say where they run
+                    // (this is what the OpenTelemetry X-Ray samplers do; the
+                    // Python SDK ignores such rules altogether).
+                    return false;
+                }
+                // An unknown value matches: the Python SDK tests
+                // `not host or wildcard_match(rule.host, host)`.
+                continue;
+            }
+            let ok = if texts.ascii & (1 << check.field as u8) != 0 && !check.pattern.needs_chars()
+            {
+                check.pattern.matches_ascii(raw.as_bytes())
+            } else {
+                check.pattern.matches_chars(raw)
+            };
+            if !ok {
+                return false;
+            }
+        }
+        // X-Ray: every attribute of the rule must be present on the request
+        // and match its wildcard value. Names are compared exactly.
+        self.attributes.iter().all(|(name, pattern)| {
+            req.attributes
+                .iter()
+                .find(|(k, _)| *k == &**name)
+                .is_some_and(|(_, v)| pattern.matches(v))
+        })
+    }
+}
+
+static NEXT_SET_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An ordered set of compiled rules.
+///
+/// Decisions ([`RuleSet::decide`]) take no lock, allocate nothing and make
+/// no system call: a dense array of per-rule pre-checks (one masked 8-byte
+/// comparison each) rules out most rules, the rest are matched field by
+/// field against precompiled patterns, and the chosen rule's atomics are
+/// updated.
+/// The poller builds a new set when rules change ([`RuleSet::replace`]),
+/// keeping the state of rules that keep their name, and feeds targets
+/// ([`RuleSet::apply_targets`]) and reads statistics
+/// ([`RuleSet::take_statistics`]) through `&self`.
+pub struct RuleSet {
+    id: u64,
+    rules: Box<[CompiledRule]>,
+    /// Pre-checks of the reachable rules.
+    quick: Box<[Quick]>,
+    /// The field every keyed pre-check looks at, if they all look at one
+    /// (typically the URL path): the pre-check loop then needs no per-rule
+    /// field lookup.
+    quick_field: Option<u8>,
+    /// Rules from this index on come after the catch-all rule and can never
+    /// be chosen.
+    reachable: usize,
+    /// Bit per [`Field`] that some reachable rule checks.
+    used_fields: u8,
+    fetched_at: u64,
+    skipped: Vec<SkippedRule>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("id", &self.id)
+            .field(
+                "rules",
+                &self.rules.iter().map(|r| &r.rule.name).collect::<Vec<_>>(),
+            )
+            .field("reachable", &self.reachable)
+            .field("fetched_at", &self.fetched_at)
+            .field("skipped", &self.skipped)
+            .finish()
+    }
+}
+
+impl RuleSet {
+    /// A set of centralized rules fetched at `fetched_at` (epoch seconds).
+    ///
+    /// As in the Python SDK: rules that [`SamplingRule::skip_reason`] rejects
+    /// are left out (see [`RuleSet::skipped`]); the rest are ordered by
+    /// priority, then name (a stable sort, so duplicates keep their order);
+    /// the first rule named `Default` in that order is chosen whenever it is
+    /// reached, and rules ordered after it are never chosen (X-Ray gives
+    /// `Default` the highest priority, 10000, so normally it is last).
+    pub fn new(rules: Vec<SamplingRule>, fetched_at: u64) -> RuleSet {
+        Self::build(rules, fetched_at, None)
+    }
+
+    /// Like [`RuleSet::new`], keeping the runtime state (reservoir usage,
+    /// quota and its TTL, boost, report schedule, counters) of every rule of
+    /// `self` whose name is in `rules`. Only the fixed rate starts again from
+    /// the new definition's `FixedRate` (as the Python SDK's merge does) until
+    /// the next target. Rules that share a name (X-Ray forbids it) are paired
+    /// with old state in order.
+    pub fn replace(&self, rules: Vec<SamplingRule>, fetched_at: u64) -> RuleSet {
+        Self::build(rules, fetched_at, Some(self))
+    }
+
+    fn build(rules: Vec<SamplingRule>, fetched_at: u64, previous: Option<&RuleSet>) -> RuleSet {
+        let mut skipped = Vec::new();
+        let mut kept = Vec::with_capacity(rules.len());
+        for rule in rules {
+            match rule.skip_reason() {
+                Some(reason) => skipped.push(SkippedRule {
+                    name: rule.name,
+                    reason,
+                }),
+                None => kept.push(rule),
+            }
+        }
+        kept.sort_by(|a, b| {
+            a.priority
+                .cmp(&b.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        let mut old: HashMap<&str, VecDeque<&Arc<RuleState>>> = HashMap::new();
+        if let Some(previous) = previous {
+            for r in previous.rules.iter() {
+                old.entry(r.rule.name.as_str())
+                    .or_default()
+                    .push_back(&r.state);
+            }
+        }
+        let mut seen_default = false;
+        let compiled = kept
+            .into_iter()
+            .map(|rule| {
+                let can_borrow = rule.reservoir_size > 0;
+                let state = match old
+                    .get_mut(rule.name.as_str())
+                    .and_then(VecDeque::pop_front)
+                {
+                    Some(state) => {
+                        state.rate.store(rate_threshold(rule.fixed_rate), Relaxed);
+                        state.can_borrow.store(can_borrow, Relaxed);
+                        Arc::clone(state)
+                    }
+                    None => Arc::new(RuleState::new(rule.fixed_rate, can_borrow)),
+                };
+                let always = rule.is_default() && !seen_default;
+                seen_default |= always;
+                compile(rule, always, state)
+            })
+            .collect();
+        Self::assemble(compiled, fetched_at, skipped)
+    }
+
+    /// The rule set of a local rules file: its rules in file order, then its
+    /// default. Local rules match host, method and path only, take a fixed
+    /// number of requests per second (`fixed_target`) and never borrow, like
+    /// the Python SDK's local sampler.
+    pub fn from_local(local: &LocalRules) -> RuleSet {
+        let mut compiled: Vec<CompiledRule> = local
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let name = if r.description.is_empty() {
+                    format!("local rule {}", i + 1)
+                } else {
+                    r.description.clone()
+                };
+                let priority = i32::try_from(i + 1).unwrap_or(i32::MAX);
+                let rule = SamplingRule::new(name, priority, r.rate, clamp_u32(r.fixed_target))
+                    .with_host(r.host.clone())
+                    .with_http_method(r.http_method.clone())
+                    .with_url_path(r.url_path.clone());
+                let state = Arc::new(RuleState::local(r.fixed_target, r.rate));
+                compile(rule, false, state)
+            })
+            .collect();
+        let default =
+            SamplingRule::default_rule(local.default.rate, clamp_u32(local.default.fixed_target));
+        let state = Arc::new(RuleState::local(
+            local.default.fixed_target,
+            local.default.rate,
+        ));
+        compiled.push(compile(default, true, state));
+        Self::assemble(compiled, 0, Vec::new())
+    }
+
+    fn assemble(rules: Vec<CompiledRule>, fetched_at: u64, skipped: Vec<SkippedRule>) -> RuleSet {
+        let reachable = rules
+            .iter()
+            .position(|r| r.always)
+            .map_or(rules.len(), |i| i + 1);
+        let used_fields = rules[..reachable]
+            .iter()
+            .flat_map(|r| r.checks.iter())
+            .fold(0u8, |acc, c| acc | (1 << c.field as u8));
+        let quick = rules[..reachable]
+            .iter()
+            .map(|r| {
+                let first = r
+                    .checks
+                    .iter()
+                    .find_map(|c| c.pattern.quick_key().map(|k| (c.field as u8, k)));
+                match first {
+                    Some((field, key)) if !r.always => Quick { key, field },
+                    _ => Quick {
+                        key: QuickKey::default(),
+                        field: 0,
+                    },
+                }
+            })
+            .collect();
+        let quick: Box<[Quick]> = quick;
+        let mut keyed = quick.iter().filter(|q| q.key.mask != 0).map(|q| q.field);
+        let quick_field = keyed.next().filter(|&f| keyed.all(|g| g == f));
+        RuleSet {
+            id: NEXT_SET_ID.fetch_add(1, Relaxed),
+            rules: rules.into_boxed_slice(),
+            quick,
+            quick_field,
+            reachable,
+            used_fields,
+            fetched_at,
+            skipped,
+        }
+    }
+
+    /// Decides whether to sample a new trace: finds the first rule (in
+    /// order) that matches `req` and applies its reservoir and rate.
+    ///
+    /// `now` is the current epoch second and `random` 64 uniformly random
+    /// bits (e.g. from the trace id). Per rule and second: while a quota from
+    /// X-Ray is valid (`now <= ReservoirQuotaTTL`), up to quota requests are
+    /// sampled; without a valid quota, a rule with a positive reservoir size
+    /// borrows one request per second; every other request is sampled with
+    /// the rule's fixed rate (the boosted rate while a boost is active and
+    /// higher). Counts requests, sampled and borrowed per rule. A sampled
+    /// request that borrowed counts as borrowed, not as sampled, as in the
+    /// Python SDK.
+    #[inline]
+    pub fn decide(&self, req: &SamplingRequest<'_>, now: u64, random: u64) -> Decision {
+        match self.find(req) {
+            Some(index) => self.apply(index, now, random),
+            None => Decision {
+                sampled: false,
+                borrowed: false,
+                rule: None,
+            },
+        }
+    }
+
+    /// The rule that would decide for `req`, without deciding (no counter
+    /// or reservoir changes).
+    pub fn matching_rule(&self, req: &SamplingRequest<'_>) -> Option<&SamplingRule> {
+        self.find(req).map(|i| &self.rules[i].rule)
+    }
+
+    #[inline]
+    fn find(&self, req: &SamplingRequest<'_>) -> Option<usize> {
+        let texts = prepare(req, self.used_fields);
+        // Pre-checks only look at fields that are known and ASCII. (An
+        // unknown field matches implicitly and a non-ASCII one needs full
+        // case folding, so neither may be rejected on bytes.) With a single
+        // pre-check field holding at least 8 such bytes, the loop only
+        // compares words.
+        let single = self
+            .quick_field
+            .map(|f| usize::from(f) % FIELDS)
+            .and_then(|f| {
+                let text = texts.raw[f].as_bytes();
+                (texts.ascii & (1 << f) != 0 && text.len() >= 8).then_some(text)
+            });
+        let mut index = 0;
+        loop {
+            index += match single {
+                Some(text) => first_candidate_in(&self.quick[index..], text),
+                None => {
+                    let mut views: [&[u8]; 8] = [&[]; 8];
+                    for (view, raw) in views.iter_mut().zip(texts.raw) {
+                        *view = raw.as_bytes();
+                    }
+                    first_candidate(&self.quick[index..], &views, texts.ascii)
+                }
+            };
+            let rule = self.rules.get(index)?;
+            if index >= self.reachable {
+                return None;
+            }
+            if rule.always || rule.matches(&texts, req) {
+                return Some(index);
+            }
+            index += 1;
+        }
+    }
+
+    #[inline]
+    fn apply(&self, index: usize, now: u64, random: u64) -> Decision {
+        let state = &*self.rules[index].state;
+        let quota = state.quota.load(Relaxed);
+        let mut sampled = false;
+        let mut borrowed = false;
+        if quota != NO_QUOTA && now <= state.quota_ttl.load(Relaxed) {
+            sampled = state.reservoir.take(now, quota);
+        } else if state.can_borrow.load(Relaxed) {
+            borrowed = state.reservoir.borrow(now);
+            sampled = borrowed;
+        }
+        if !sampled {
+            sampled = (random >> 1) < state.threshold(now);
+        }
+        // The counters last: a locked read-modify-write makes the loads after
+        // it wait.
+        state.counters.requests.fetch_add(1, Relaxed);
+        if borrowed {
+            state.counters.borrowed.fetch_add(1, Relaxed);
+        } else if sampled {
+            state.counters.sampled.fetch_add(1, Relaxed);
+        }
+        Decision {
+            sampled,
+            borrowed,
+            rule: Some(RuleRef {
+                set: self.id,
+                index: index as u32,
+            }),
+        }
+    }
+
+    /// The rules in matching order (including those after the catch-all).
+    pub fn rules(&self) -> impl ExactSizeIterator<Item = &SamplingRule> + '_ {
+        self.rules.iter().map(|r| &r.rule)
+    }
+
+    /// The rule a decision of this set refers to; `None` for another set's.
+    pub fn rule(&self, rule: RuleRef) -> Option<&SamplingRule> {
+        if rule.set != self.id {
+            return None;
+        }
+        self.rules.get(rule.index()).map(|r| &r.rule)
+    }
+
+    /// The name of the rule a decision of this set refers to.
+    pub fn rule_name(&self, rule: RuleRef) -> Option<&str> {
+        self.rule(rule).map(|r| r.name.as_str())
+    }
+
+    /// Identity of this set, as in [`RuleRef::set_id`].
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Rules left out, and why.
+    pub fn skipped(&self) -> &[SkippedRule] {
+        &self.skipped
+    }
+
+    /// When the rules were fetched (epoch seconds).
+    pub fn fetched_at(&self) -> u64 {
+        self.fetched_at
+    }
+
+    /// Whether the rules are older than [`RULES_TTL`] at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
+        now > self.fetched_at.saturating_add(RULES_TTL)
+    }
+
+    /// Whether a `LastRuleModification` (epoch seconds, possibly fractional)
+    /// is later than the fetch, so the rules must be fetched again. The
+    /// comparison keeps the fraction: a change in the very second of the
+    /// fetch triggers one refetch too many rather than being missed.
+    pub fn modified_since_fetch(&self, last_rule_modification: f64) -> bool {
+        last_rule_modification > self.fetched_at as f64
+    }
+
+    /// Applies a GetSamplingTargets response at `now`.
+    ///
+    /// Per target document naming a rule of this set: `FixedRate` replaces
+    /// the rate; `ReservoirQuota` and `ReservoirQuotaTTL` (rounded down to
+    /// the second) replace the quota and its expiry, and a missing one keeps
+    /// the previous value, as in the Python SDK; `Interval` sets how many
+    /// seconds until the rule's next report (10 if never given);
+    /// `SamplingBoost` sets a boosted rate used while `now` is before
+    /// `BoostRateTTL` (rounded up) and only when it is higher than the rate.
+    pub fn apply_targets(&self, response: &GetSamplingTargetsResponse, now: u64) -> TargetsApplied {
+        let mut applied = 0;
+        for doc in &response.sampling_target_documents {
+            let Some(name) = doc.rule_name.as_deref() else {
+                continue;
+            };
+            for rule in self.rules.iter().filter(|r| r.rule.name == name) {
+                applied += 1;
+                let s = &rule.state;
+                if let Some(rate) = doc.fixed_rate {
+                    s.rate.store(rate_threshold(rate), Relaxed);
+                }
+                if let Some(quota) = doc.reservoir_quota {
+                    // The SDK ignores a negative quota (it borrows instead).
+                    let quota = u64::try_from(quota).map_or(NO_QUOTA, |q| q.min(MAX_PER_SECOND));
+                    s.quota.store(quota, Relaxed);
+                }
+                if let Some(ttl) = doc.reservoir_quota_ttl {
+                    s.quota_ttl.store(floor_secs(ttl), Relaxed);
+                }
+                if let Some(interval) = doc.interval {
+                    s.interval.store(
+                        u64::try_from(interval).unwrap_or(DEFAULT_INTERVAL).max(1),
+                        Relaxed,
+                    );
+                }
+                if let Some(boost) = &doc.sampling_boost {
+                    s.boost_rate
+                        .store(rate_threshold(boost.boost_rate), Relaxed);
+                    s.boost_until
+                        .store(ceil_secs(boost.boost_rate_ttl), Relaxed);
+                }
+                s.next_report
+                    .store(now.saturating_add(s.interval.load(Relaxed)), Relaxed);
+            }
+        }
+        let refresh_rules = response
+            .last_rule_modification
+            .is_some_and(|t| self.modified_since_fetch(t));
+        TargetsApplied {
+            refresh_rules,
+            applied,
+            next_report_in: self
+                .next_report_at()
+                .map_or(DEFAULT_INTERVAL, |t| t.saturating_sub(now)),
+        }
+    }
+
+    /// The soonest epoch second at which some reachable rule's statistics
+    /// are due.
+    pub fn next_report_at(&self) -> Option<u64> {
+        self.rules[..self.reachable]
+            .iter()
+            .map(|r| r.state.next_report.load(Relaxed))
+            .min()
+    }
+
+    /// Reads and resets the statistics of the rules that are due at `now`
+    /// and matched at least one request since their last report (the Python
+    /// SDK does not report rules that saw no request either). Each reported
+    /// rule's next report is due `Interval` seconds later.
+    ///
+    /// Counts move exactly once from the rules to the documents; a decision
+    /// running while the counters are read may land its request and its
+    /// sampled count in two consecutive documents.
+    pub fn take_statistics(&self, now: u64, client_id: &str) -> Vec<SamplingStatisticsDocument> {
+        let mut docs = Vec::new();
+        for rule in self.rules[..self.reachable].iter() {
+            let s = &rule.state;
+            if now < s.next_report.load(Relaxed) || s.counters.requests.load(Relaxed) == 0 {
+                continue;
+            }
+            // Sampled and borrowed first: a decision counts its request before
+            // them, so a document never has more sampled than requests from
+            // decisions that finished before the snapshot.
+            let sampled = s.counters.sampled.swap(0, Relaxed);
+            let borrowed = s.counters.borrowed.swap(0, Relaxed);
+            let requests = s.counters.requests.swap(0, Relaxed);
+            s.next_report
+                .store(now.saturating_add(s.interval.load(Relaxed)), Relaxed);
+            docs.push(SamplingStatisticsDocument {
+                rule_name: rule.rule.name.clone(),
+                client_id: client_id.to_owned(),
+                timestamp: now,
+                request_count: requests,
+                sampled_count: sampled,
+                borrow_count: borrowed,
+            });
+        }
+        docs
+    }
+
+    /// Records a finished local root of a trace that `rule` sampled or not:
+    /// one more trace, and one more anomaly (sampled or not) if
+    /// `anomaly_for_boost`. Only rules with a `SamplingRateBoost` count, as
+    /// X-Ray only boosts those (the ADOT samplers do the same). Returns
+    /// whether it was recorded (`false` for another set's rule or a rule
+    /// without boost).
+    pub fn record_root(&self, rule: RuleRef, anomaly_for_boost: bool, sampled: bool) -> bool {
+        if rule.set != self.id {
+            return false;
+        }
+        let Some(r) = self.rules.get(rule.index()) else {
+            return false;
+        };
+        if !r.has_boost {
+            return false;
+        }
+        let c = &r.state.boost_counters;
+        c.total.fetch_add(1, Relaxed);
+        if anomaly_for_boost {
+            c.anomalies.fetch_add(1, Relaxed);
+            if sampled {
+                c.sampled_anomalies.fetch_add(1, Relaxed);
+            }
+        }
+        true
+    }
+
+    /// Reads and resets the boost statistics of every rule that recorded a
+    /// trace since the last call (the ADOT samplers send them with every
+    /// GetSamplingTargets call, for rules with a non-zero `TotalCount`).
+    pub fn take_boost_statistics(
+        &self,
+        now: u64,
+        service_name: &str,
+    ) -> Vec<SamplingBoostStatisticsDocument> {
+        let mut docs = Vec::new();
+        for rule in self.rules.iter().filter(|r| r.has_boost) {
+            let c = &rule.state.boost_counters;
+            if c.total.load(Relaxed) == 0 {
+                continue;
+            }
+            let sampled_anomalies = c.sampled_anomalies.swap(0, Relaxed);
+            let anomalies = c.anomalies.swap(0, Relaxed);
+            let total = c.total.swap(0, Relaxed);
+            docs.push(SamplingBoostStatisticsDocument {
+                rule_name: rule.rule.name.clone(),
+                service_name: service_name.to_owned(),
+                timestamp: now,
+                anomaly_count: anomalies,
+                total_count: total,
+                sampled_anomaly_count: sampled_anomalies,
+            });
+        }
+        docs
+    }
+}
+
+fn clamp_u32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+fn compile(rule: SamplingRule, always: bool, state: Arc<RuleState>) -> CompiledRule {
+    let fields = [
+        (Field::UrlPath, &rule.url_path),
+        (Field::HttpMethod, &rule.http_method),
+        (Field::Host, &rule.host),
+        (Field::ServiceName, &rule.service_name),
+        (Field::ServiceType, &rule.service_type),
+        (Field::ResourceArn, &rule.resource_arn),
+    ];
+    let checks = fields
+        .into_iter()
+        .map(|(field, pattern)| FieldCheck {
+            field,
+            pattern: Pattern::new(pattern),
+        })
+        .filter(|c| !c.pattern.is_any())
+        .collect();
+    let attributes = rule
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), Pattern::new(v)))
+        .collect();
+    CompiledRule {
+        has_boost: rule.sampling_rate_boost.is_some(),
+        rule,
+        checks,
+        attributes,
+        always,
+        state,
+    }
+}
+
+/// Offset of the first rule in `quick` that its pre-check does not rule out
+/// (`quick.len()` if none). A tight loop over a dense array: most rules of a
+/// set are rejected here.
+#[inline(never)]
+fn first_candidate(quick: &[Quick], views: &[&[u8]; 8], checkable: u8) -> usize {
+    for (i, q) in quick.iter().enumerate() {
+        let field = q.field & 7;
+        if checkable & (1 << field) == 0 || q.key.may_match(views[usize::from(field)]) {
+            return i;
+        }
+    }
+    quick.len()
+}
+
+/// [`first_candidate`] when every keyed pre-check looks at `text` (at least
+/// 8 bytes, ASCII). Rules without a key have an all-zero key, which passes.
+/// The minimum-length test is left out: the window test alone is a valid
+/// pre-check, and this loop is the one that runs over most rules.
+#[inline(never)]
+fn first_candidate_in(quick: &[Quick], text: &[u8]) -> usize {
+    quick
+        .iter()
+        .position(|q| q.key.may_match_long(text))
+        .unwrap_or(quick.len())
+}
+
+/// The request fields as rules see them; ASCII-ness is only worked out for
+/// fields some rule checks.
+#[inline]
+fn prepare<'b>(req: &SamplingRequest<'b>, used: u8) -> Prepared<'b> {
+    let raw: [&'b str; FIELDS] = [
+        req.url_path,
+        req.http_method,
+        req.host,
+        req.service_name,
+        req.service_type,
+        req.resource_arn,
+    ];
+    let mut ascii = 0u8;
+    for (field, text) in raw.iter().enumerate() {
+        if used & (1 << field) != 0 && !text.is_empty() && is_ascii(text.as_bytes()) {
+            ascii |= 1 << field;
+        }
+    }
+    Prepared { raw, ascii }
+}
