@@ -39,6 +39,7 @@
 pub mod adaptive;
 pub mod api;
 mod error;
+mod label;
 mod local;
 mod request;
 mod rule;

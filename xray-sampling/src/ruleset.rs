@@ -3,6 +3,7 @@
 use crate::api::{
     GetSamplingTargetsResponse, SamplingBoostStatisticsDocument, SamplingStatisticsDocument,
 };
+use crate::label;
 use crate::local::LocalRules;
 use crate::request::SamplingRequest;
 use crate::rule::{SamplingRule, SkippedRule};
@@ -30,6 +31,10 @@ pub struct Decision {
     /// The rule that decided; `None` if no rule matched (a rule set without
     /// a `Default` rule), in which case `sampled` is false.
     pub rule: Option<RuleRef>,
+    /// The name of that rule, when it has a kept copy (every rule but those
+    /// with very long names, or beyond thousands of distinct names): a
+    /// decision can name its rule without allocating.
+    pub rule_name: Option<&'static str>,
 }
 
 /// Which rule of which rule set decided. Resolve it with
@@ -88,6 +93,8 @@ struct FieldCheck {
 
 struct CompiledRule {
     rule: SamplingRule,
+    /// The rule's name, kept for the process's life (see [`label`]).
+    label: Option<&'static str>,
     /// Non-`*` fields only: a `*` matches any value, known or not.
     checks: Box<[FieldCheck]>,
     attributes: Box<[(Box<str>, Pattern)]>,
@@ -224,6 +231,34 @@ impl RuleSet {
     /// with old state in order.
     pub fn replace(&self, rules: Vec<SamplingRule>, fetched_at: u64) -> RuleSet {
         Self::build(rules, fetched_at, Some(self))
+    }
+
+    /// A local rule set from rules in X-Ray's own format (a rules file
+    /// written as the API or the AWS CLI write rules): matched and ordered
+    /// as centralized rules are, but each rule's `ReservoirSize` is this
+    /// process's own number per second, with no quota to wait for and no
+    /// borrowing, as a local file's `fixed_target` is. Without a `Default`
+    /// rule, the SDKs' default (one per second and 5% of the rest) is added,
+    /// so that every request has a rule.
+    pub fn local_from_rules(mut rules: Vec<SamplingRule>) -> RuleSet {
+        if !rules
+            .iter()
+            .any(|r| r.is_default() && r.skip_reason().is_none())
+        {
+            let default = LocalRules::sdk_default().default;
+            rules.push(SamplingRule::default_rule(
+                default.rate,
+                clamp_u32(default.fixed_target),
+            ));
+        }
+        let mut set = Self::build(rules, 0, None);
+        for rule in set.rules.iter_mut() {
+            rule.state = Arc::new(RuleState::local(
+                u64::from(rule.rule.reservoir_size),
+                rule.rule.fixed_rate,
+            ));
+        }
+        set
     }
 
     fn build(rules: Vec<SamplingRule>, fetched_at: u64, previous: Option<&RuleSet>) -> RuleSet {
@@ -369,6 +404,7 @@ impl RuleSet {
                 sampled: false,
                 borrowed: false,
                 rule: None,
+                rule_name: None,
             },
         }
     }
@@ -419,7 +455,8 @@ impl RuleSet {
 
     #[inline]
     fn apply(&self, index: usize, now: u64, random: u64) -> Decision {
-        let state = &*self.rules[index].state;
+        let compiled = &self.rules[index];
+        let state = &*compiled.state;
         let quota = state.quota.load(Relaxed);
         let mut sampled = false;
         let mut borrowed = false;
@@ -447,6 +484,7 @@ impl RuleSet {
                 set: self.id,
                 index: index as u32,
             }),
+            rule_name: compiled.label,
         }
     }
 
@@ -682,6 +720,7 @@ fn compile(rule: SamplingRule, always: bool, state: Arc<RuleState>) -> CompiledR
         .collect();
     CompiledRule {
         has_boost: rule.sampling_rate_boost.is_some(),
+        label: label::intern(&rule.name),
         rule,
         checks,
         attributes,

@@ -654,3 +654,45 @@ fn targets_requests_are_batched_by_25() {
     assert!(sampler.targets_requests(T0 + 1, "svc").is_empty());
     assert!(GetSamplingTargetsRequest::batches(vec![], vec![]).is_empty());
 }
+
+#[test]
+fn rules_in_xray_format_used_locally_take_their_reservoir_each_second() {
+    let set = RuleSet::local_from_rules(vec![
+        SamplingRule::new("health", 1, 0.0, 0).with_url_path("/health"),
+        SamplingRule::new("api", 2, 0.0, 3).with_url_path("/api/*"),
+    ]);
+    // No Default in the file: the SDKs' default is added last.
+    let names: Vec<&str> = set.rules().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["health", "api", "Default"]);
+    let mut random = Random(7);
+    for second in 0..3 {
+        let now = T0 + second;
+        let health = (0..10)
+            .filter(|_| {
+                set.decide(&req("GET", "/health"), now, random.next())
+                    .sampled
+            })
+            .count();
+        assert_eq!(health, 0, "a zero reservoir and rate never samples");
+        let api: Vec<_> = (0..10)
+            .map(|_| set.decide(&req("POST", "/api/orders"), now, random.next()))
+            .collect();
+        // Three a second from the reservoir, none borrowed, rate 0 for the rest.
+        assert_eq!(api.iter().filter(|d| d.sampled).count(), 3);
+        assert!(api.iter().all(|d| !d.borrowed));
+        let other = set.decide(&req("GET", "/"), now, random.next());
+        assert_eq!(
+            other.rule.and_then(|r| set.rule_name(r)),
+            Some("Default"),
+            "unmatched requests fall to the added default"
+        );
+        assert_eq!(
+            other.rule_name,
+            Some("Default"),
+            "the decision names its rule"
+        );
+    }
+    // With its own Default, nothing is added.
+    let set = RuleSet::local_from_rules(vec![SamplingRule::default_rule(0.5, 2)]);
+    assert_eq!(set.rules().count(), 1);
+}
