@@ -10,7 +10,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitBool, LitInt, LitStr, Token, parenthesized};
 
 use crate::choices::{
-    Choice, Compression, Exporter, Kind, Protocol, Sampler, SamplerName, Written,
+    Choice, Compression, Exporter, Kind, Protocol, Sampler, SamplerName, Written, XraySettings,
 };
 
 /// An option that may be given once; a second occurrence is an error there.
@@ -364,6 +364,64 @@ pub struct MainArgs {
 }
 
 pub const PROPAGATORS: &[&str] = &["xray", "xray-lambda", "tracecontext", "baggage", "none"];
+
+/// The settings of `sampler = xray(...)`: `endpoint = "..."`,
+/// `polling_interval = seconds`, `rules = "path"`.
+fn parse_xray_settings(input: ParseStream<'_>) -> syn::Result<XraySettings> {
+    let mut settings = XraySettings::default();
+    let parser = syn::meta::parser(|meta| {
+        let twice = |meta: &ParseNestedMeta<'_>, set: bool| -> syn::Result<()> {
+            if set {
+                let name = path_name(&meta.path);
+                return Err(meta.error(format!("`{name}` is given twice; keep one")));
+            }
+            Ok(())
+        };
+        if meta.path.is_ident("endpoint") {
+            twice(&meta, settings.endpoint.is_some())?;
+            let lit: LitStr = meta.value()?.parse()?;
+            let value = lit.value();
+            let host = value.strip_prefix("http://").unwrap_or(&value);
+            if value.contains("://") && !value.starts_with("http://") || host.trim().is_empty() {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "the sampling endpoint is the proxy's http:// URL, as in \"http://localhost:2000\", or \"none\" for local rules alone",
+                ));
+            }
+            settings.endpoint = Some(lit);
+        } else if meta.path.is_ident("polling_interval") {
+            twice(&meta, settings.polling_interval.is_some())?;
+            let lit: LitInt = meta.value()?.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "`polling_interval` takes seconds, as in `polling_interval = 60`",
+                )
+            })?;
+            if lit.base10_parse::<u64>()? < 10 {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "the polling interval is at least 10 seconds",
+                ));
+            }
+            settings.polling_interval = Some(lit);
+        } else if meta.path.is_ident("rules") {
+            twice(&meta, settings.rules.is_some())?;
+            let lit: LitStr = meta.value()?.parse()?;
+            if lit.value().trim().is_empty() {
+                return Err(syn::Error::new(lit.span(), "`rules` names a rules file"));
+            }
+            settings.rules = Some(lit);
+        } else {
+            return Err(meta.error(format!(
+                "unknown setting `{}` of the xray sampler; expected one of: `endpoint`, `polling_interval`, `rules`",
+                path_name(&meta.path)
+            )));
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, input.parse::<TokenStream>()?)?;
+    Ok(settings)
+}
 impl MainArgs {
     pub fn parse_option(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
         let path = &meta.path;
@@ -442,7 +500,14 @@ impl MainArgs {
             } else {
                 None
             };
-            self.sampler.set(&meta, Sampler { name, ratio })
+            let xray = if name.value == SamplerName::Xray && meta.input.peek(syn::token::Paren) {
+                let content;
+                parenthesized!(content in meta.input);
+                parse_xray_settings(&content)?
+            } else {
+                XraySettings::default()
+            };
+            self.sampler.set(&meta, Sampler { name, ratio, xray })
         } else if path.is_ident("shutdown_timeout_ms") {
             let lit: LitInt = meta.value()?.parse().map_err(|e| {
                 syn::Error::new(

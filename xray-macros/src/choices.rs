@@ -225,6 +225,7 @@ pub enum SamplerName {
     ParentBasedAlwaysOn,
     ParentBasedAlwaysOff,
     ParentBasedTraceIdRatio,
+    Xray,
 }
 
 impl SamplerName {
@@ -243,6 +244,7 @@ impl Choice for SamplerName {
         ("parentbased_always_on", Self::ParentBasedAlwaysOn),
         ("parentbased_always_off", Self::ParentBasedAlwaysOff),
         ("parentbased_traceidratio", Self::ParentBasedTraceIdRatio),
+        ("xray", Self::Xray),
     ];
 
     fn runtime(self, span: Span) -> TokenStream {
@@ -253,6 +255,7 @@ impl Choice for SamplerName {
             Self::ParentBasedAlwaysOn => "ParentBasedAlwaysOn",
             Self::ParentBasedAlwaysOff => "ParentBasedAlwaysOff",
             Self::ParentBasedTraceIdRatio => "ParentBasedTraceIdRatio",
+            Self::Xray => "Xray",
         };
         runtime_path("SamplerKind", variant, span)
     }
@@ -266,11 +269,54 @@ impl Choice for SamplerName {
     }
 }
 
-/// `sampler = name` or `sampler = name(ratio)`.
+/// `sampler = name`, `sampler = name(ratio)`, or
+/// `sampler = xray(endpoint = "...", polling_interval = 60, rules = "...")`.
 pub struct Sampler {
     pub name: Written<SamplerName>,
     /// Present exactly when the name takes a ratio.
     pub ratio: Option<LitFloat>,
+    /// X-Ray sampling's settings, for `xray`.
+    pub xray: XraySettings,
+}
+
+/// The settings in `xray(...)`; each is optional.
+#[derive(Default)]
+pub struct XraySettings {
+    /// `endpoint = "http://host:port"` or `"none"`.
+    pub endpoint: Option<LitStr>,
+    /// `polling_interval = seconds`.
+    pub polling_interval: Option<syn::LitInt>,
+    /// `rules = "path"`.
+    pub rules: Option<LitStr>,
+}
+
+impl XraySettings {
+    /// Whether any setting was given.
+    pub fn is_empty(&self) -> bool {
+        self.endpoint.is_none() && self.polling_interval.is_none() && self.rules.is_none()
+    }
+}
+
+impl ToTokens for XraySettings {
+    /// The runtime's `XraySampling` with these settings.
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let private = private();
+        let mut settings = quote!(#private::XraySampling::new());
+        if let Some(endpoint) = &self.endpoint {
+            if endpoint.value().eq_ignore_ascii_case("none") {
+                settings.extend(quote!(.local_only()));
+            } else {
+                settings.extend(quote!(.endpoint(#endpoint)));
+            }
+        }
+        if let Some(seconds) = &self.polling_interval {
+            settings.extend(quote!(.polling_interval(::core::time::Duration::from_secs(#seconds))));
+        }
+        if let Some(rules) = &self.rules {
+            settings.extend(quote!(.rules_file(#rules)));
+        }
+        tokens.extend(settings);
+    }
 }
 
 impl ToTokens for Sampler {
@@ -308,6 +354,7 @@ mod tests {
             assert!(tokens.to_lowercase().ends_with(name), "{tokens} for {name}");
         }
         let sampler = Sampler {
+            xray: XraySettings::default(),
             name: parsed::<SamplerName>(quote!(traceidratio)).expect("valid sampler"),
             ratio: Some(syn::parse_quote!(0.25)),
         };
@@ -337,7 +384,7 @@ mod tests {
         assert_eq!(
             SamplerName::valid(),
             "always_on, always_off, traceidratio(RATIO), parentbased_always_on, \
-             parentbased_always_off, parentbased_traceidratio(RATIO)"
+             parentbased_always_off, parentbased_traceidratio(RATIO), xray"
         );
     }
 }

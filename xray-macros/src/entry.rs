@@ -104,6 +104,10 @@ fn main_setters(args: &MainArgs) -> Vec<TokenStream> {
     }
     if let Some(sampler) = &args.sampler.value {
         setters.push(quote!(.sampler(#sampler)));
+        if !sampler.xray.is_empty() {
+            let settings = &sampler.xray;
+            setters.push(quote!(.xray_sampling(#settings)));
+        }
     }
     if let Some(ms) = &args.shutdown_timeout_ms.value {
         setters.push(quote!(.shutdown_timeout(::core::time::Duration::from_millis(#ms))));

@@ -161,6 +161,8 @@ mod collector;
 mod config;
 mod fork;
 mod provider;
+#[cfg(feature = "xray-sampler")]
+mod sampling_rules;
 
 #[cfg(feature = "http")]
 pub mod http;
@@ -177,16 +179,19 @@ pub use carry::{SpanHandle, WithSpan, current_span, thread};
 #[cfg(feature = "tokio")]
 pub use carry::{spawn, spawn_blocking};
 pub use config::{Config, DEFAULT_PROPAGATORS, DEFAULT_SHUTDOWN_TIMEOUT, ExporterKind};
+pub use config::{DEFAULT_POLLING_INTERVAL, DEFAULT_SAMPLING_ENDPOINT, XraySampling};
 pub use export::Protocol;
 pub use flush_error::FlushError;
 pub use id::XrayIdGenerator;
 /// OpenTelemetry's context, as [`Span::root`] and [`current_context`] use it.
 pub use opentelemetry::Context;
+/// An attribute: a key and a value (OpenTelemetry's).
+pub use opentelemetry::KeyValue;
 /// The kind of a [`Span`] (OpenTelemetry's).
 pub use opentelemetry::trace::SpanKind;
 pub use provider::{Guard, flush, init};
 pub use record::{ANNOTATIONS_KEY, CANCELLED_KEY, EXCEPTION_ORIGIN_KEY, RETURN_KEY};
-pub use sampler::SamplerKind;
+pub use sampler::{SAMPLING_RULE_KEY, SamplerKind};
 pub use span::{
     InvalidAnnotationKey, Span, add_event, annotate, current_context, current_span_id,
     current_trace_header, current_trace_id, is_valid_annotation_key, record_error, set_attribute,

@@ -28,6 +28,8 @@ use crate::id::XrayIdGenerator;
 use crate::origin;
 use crate::propagation::XrayPropagator;
 use crate::sampler::{self, XraySampler};
+#[cfg(feature = "xray-sampler")]
+use crate::sampling_rules;
 use crate::span::current::with_current_span;
 use crate::span::error::install_panic_hook;
 use crate::state;
@@ -76,6 +78,8 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     }
     if resolved.disabled {
         state::disable();
+        #[cfg(feature = "xray-sampler")]
+        sampling_rules::uninstall();
         // Spans of this installation ended before tracing went off.
         stats::lose(Loss::Superseded, state::take_handed_over().len() as u64);
         return Guard::inert();
@@ -115,6 +119,11 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     global::set_tracer_provider(XrayTracerProvider(provider.clone()));
     global::set_text_map_propagator(CurrentSpanPropagator(propagator(&resolved.propagators)));
 
+    #[cfg(feature = "xray-sampler")]
+    match &resolved.sampling {
+        Some(settings) => sampling_rules::install(settings, &resolved.service_name),
+        None => sampling_rules::uninstall(),
+    }
     sampler::install(resolved.sampler);
     state::enable(collector.clone(), resolved.shutdown_timeout);
     Guard {
@@ -304,6 +313,8 @@ impl Guard {
         }
         if state::is_current(self.generation) {
             state::disable();
+            #[cfg(feature = "xray-sampler")]
+            sampling_rules::uninstall();
         }
         let result = installed.collector.shutdown(self.timeout);
         let _ = installed

@@ -44,14 +44,34 @@ pub fn capture() -> Capture {
 
 /// Like [`capture`], with a given sampler (to test sampling decisions).
 pub fn capture_with(sampler: SamplerKind) -> Capture {
+    capture_config(Config::new().service_name("test").sampler(sampler))
+}
+
+/// Like [`capture`], set up by `config` (its exporter replaced by the
+/// capture's): to test with X-Ray's sampling rules, a service name, ...
+/// Environment variables are ignored.
+///
+/// ```
+/// use xray_runtime::{Config, SamplerKind, XraySampling};
+///
+/// let rules = std::env::temp_dir().join("capture-config-doc-rules.json");
+/// std::fs::write(&rules, r#"{"version": 2, "default": {"fixed_target": 0, "rate": 0}}"#).unwrap();
+/// let capture = xray_runtime::testing::capture_config(
+///     Config::new()
+///         .sampler(SamplerKind::Xray)
+///         .xray_sampling(XraySampling::new().local_only().rules_file(&rules)),
+/// );
+/// #[xray_runtime::xray_root]
+/// fn job() {}
+/// job();
+/// assert!(capture.spans().is_empty(), "the rules sample nothing");
+/// ```
+pub fn capture_config(config: Config) -> Capture {
     let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let spans = Arc::new(Mutex::new(Vec::new()));
-    let config = Config::new()
-        .service_name("test")
-        .sampler(sampler)
-        .with_exporter(MemoryExporter {
-            spans: spans.clone(),
-        });
+    let config = config.with_exporter(MemoryExporter {
+        spans: spans.clone(),
+    });
     let resolved = Resolved::new(&config, &|_| None);
     let guard = crate::provider::install(config, resolved);
     Capture {

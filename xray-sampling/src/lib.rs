@@ -52,7 +52,7 @@ mod wildcard;
 pub use adaptive::{AdaptiveSamplingConfig, Anomaly, AnomalyCaptureLimiter, RootOutcome};
 pub use api::parse_sampling_rules;
 pub use error::ParseError;
-pub use local::{LocalDefaultRule, LocalRule, LocalRules};
+pub use local::{LocalDefaultRule, LocalRule, LocalRules, is_sdk_rules_file};
 pub use request::{SamplingRequest, service_type_for_cloud_platform};
 pub use rule::{
     DEFAULT_RULE_NAME, DEFAULT_RULE_PRIORITY, SamplingRateBoost, SamplingRule, SkipReason,

@@ -93,6 +93,21 @@ impl LocalRules {
     }
 }
 
+/// Whether `text` is a rules file in the SDKs' format (an object with a
+/// lowercase `version`), rather than in X-Ray's own (rules with `RuleName`,
+/// `Version`, ...). Errors are JSON syntax errors.
+pub fn is_sdk_rules_file(text: &str) -> Result<bool, ParseError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        version: Option<de::IgnoredAny>,
+    }
+    if text.trim_start().starts_with('[') {
+        return Ok(false);
+    }
+    let probe: Probe = serde_json::from_str(text)?;
+    Ok(probe.version.is_some())
+}
+
 #[derive(Deserialize)]
 struct Header {
     #[serde(deserialize_with = "version")]

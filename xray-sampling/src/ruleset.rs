@@ -1,10 +1,12 @@
 //! A compiled, immutable set of rules with shared mutable state per rule.
 
+use crate::api::parse_sampling_rules;
 use crate::api::{
     GetSamplingTargetsResponse, SamplingBoostStatisticsDocument, SamplingStatisticsDocument,
 };
+use crate::error::ParseError;
 use crate::label;
-use crate::local::LocalRules;
+use crate::local::{LocalRules, is_sdk_rules_file};
 use crate::request::SamplingRequest;
 use crate::rule::{SamplingRule, SkippedRule};
 use crate::state::{DEFAULT_INTERVAL, MAX_PER_SECOND, NO_QUOTA, RuleState, rate_threshold};
@@ -231,6 +233,17 @@ impl RuleSet {
     /// with old state in order.
     pub fn replace(&self, rules: Vec<SamplingRule>, fetched_at: u64) -> RuleSet {
         Self::build(rules, fetched_at, Some(self))
+    }
+
+    /// The rule set of a local rules file in either format: the SDKs'
+    /// (see [`LocalRules`]) or X-Ray's own (see [`parse_sampling_rules`](crate::parse_sampling_rules)
+    /// and [`RuleSet::local_from_rules`]).
+    pub fn from_rules_file(text: &str) -> Result<RuleSet, ParseError> {
+        if is_sdk_rules_file(text)? {
+            Ok(Self::from_local(&LocalRules::parse(text)?))
+        } else {
+            Ok(Self::local_from_rules(parse_sampling_rules(text)?))
+        }
     }
 
     /// A local rule set from rules in X-Ray's own format (a rules file

@@ -628,3 +628,23 @@ fn adaptive_is_json_only_without_the_yaml_feature() {
     let e = AdaptiveSamplingConfig::parse("{version: 1.0}").expect_err("YAML flow style");
     err_at(e, 1, 2, "key must be a string");
 }
+
+#[test]
+fn a_rules_file_in_either_format() {
+    let sdk = r#"{"version": 2, "rules": [{"description": "moves", "host": "*",
+        "http_method": "*", "url_path": "/api/move/*", "fixed_target": 0, "rate": 0.05}],
+        "default": {"fixed_target": 1, "rate": 0.1}}"#;
+    let set = xray_sampling::RuleSet::from_rules_file(sdk).expect("SDK format");
+    let names: Vec<_> = set.rules().map(|r| r.name.clone()).collect();
+    assert_eq!(names, ["moves", "Default"]);
+    let cli = r#"{"SamplingRule": {"RuleName": "api", "ResourceARN": "*", "Priority": 10,
+        "FixedRate": 0.5, "ReservoirSize": 2, "ServiceName": "*", "ServiceType": "*",
+        "Host": "*", "HTTPMethod": "POST", "URLPath": "/api/*", "Version": 1}}"#;
+    let set = xray_sampling::RuleSet::from_rules_file(cli).expect("X-Ray format");
+    let names: Vec<_> = set.rules().map(|r| r.name.clone()).collect();
+    assert_eq!(names, ["api", "Default"]);
+    let err = xray_sampling::RuleSet::from_rules_file("{\n  \"version\": 2,\n  \"rules\": [}")
+        .expect_err("broken JSON");
+    assert_eq!(err.line, 3, "{err}");
+    assert!(xray_sampling::RuleSet::from_rules_file(r#"{"version": 3, "default": {}}"#).is_err());
+}

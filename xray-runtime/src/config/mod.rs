@@ -10,6 +10,7 @@
 mod env;
 mod otlp;
 mod pipeline;
+mod sampling;
 
 use std::fmt;
 use std::time::Duration;
@@ -24,6 +25,10 @@ use crate::sampler::SamplerKind;
 
 use env::report_bad_var;
 pub(crate) use env::{Env, process_env};
+#[cfg(feature = "xray-sampler")]
+pub(crate) use sampling::SamplingEndpoint;
+pub(crate) use sampling::SamplingSettings;
+pub use sampling::{DEFAULT_POLLING_INTERVAL, DEFAULT_SAMPLING_ENDPOINT, XraySampling};
 
 pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
@@ -96,6 +101,7 @@ pub struct Config {
     pub(crate) compression: Option<Compression>,
     pub(crate) propagators: Option<String>,
     pub(crate) sampler: Option<SamplerKind>,
+    pub(crate) xray_sampling: Option<XraySampling>,
     pub(crate) shutdown_timeout: Option<Duration>,
 }
 
@@ -112,6 +118,7 @@ impl fmt::Debug for Config {
             .field("compression", &self.compression)
             .field("propagators", &self.propagators)
             .field("sampler", &self.sampler)
+            .field("xray_sampling", &self.xray_sampling)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .finish()
     }
@@ -196,6 +203,15 @@ impl Config {
         self
     }
 
+    /// Settings of X-Ray sampling, used when the sampler is
+    /// [`SamplerKind::Xray`] (from [`Config::sampler`] or
+    /// `OTEL_TRACES_SAMPLER=xray`). The environment wins setting by setting
+    /// (see [`XraySampling`]).
+    pub fn xray_sampling(mut self, settings: XraySampling) -> Self {
+        self.xray_sampling = Some(settings);
+        self
+    }
+
     /// Upper bound on the time shutdown spends flushing. `OTEL_BSP_EXPORT_TIMEOUT`
     /// (milliseconds) wins when set. Default 5 s.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -229,6 +245,9 @@ pub(crate) struct Resolved {
     pub xray: OtlpSettings,
     pub propagators: Vec<PropagatorKind>,
     pub sampler: SamplerKind,
+    /// X-Ray sampling's settings, when the sampler is `xray`.
+    #[cfg_attr(not(feature = "xray-sampler"), allow(dead_code))]
+    pub sampling: Option<SamplingSettings>,
     pub shutdown_timeout: Duration,
     pub limits: Limits,
     pub clock: ClockChoice,
@@ -238,6 +257,7 @@ impl Resolved {
     pub(crate) fn new(config: &Config, env: Env<'_>) -> Self {
         let (exporters, exporter_fell_back) = resolve_exporters(config, env);
         let shutdown_timeout = resolve_shutdown_timeout(config, env);
+        let sampler = resolve_sampler(config, env);
         Self {
             disabled: resolve_disabled(env),
             service_name: resolve_service_name(config, env),
@@ -247,7 +267,8 @@ impl Resolved {
             otlp: otlp::resolve(config, env),
             xray: otlp::resolve_xray(config, env),
             propagators: resolve_propagators(config, env),
-            sampler: resolve_sampler(config, env),
+            sampler,
+            sampling: (sampler == SamplerKind::Xray).then(|| sampling::resolve(config, env)),
             shutdown_timeout,
             limits: pipeline::resolve_limits(env, shutdown_timeout),
             clock: pipeline::resolve_clock(env),
@@ -384,7 +405,8 @@ fn resolve_propagators(config: &Config, env: Env<'_>) -> Vec<PropagatorKind> {
 }
 
 fn resolve_sampler(config: &Config, env: Env<'_>) -> SamplerKind {
-    let from_code = config.sampler.unwrap_or(SamplerKind::ParentBasedAlwaysOn);
+    let from_code =
+        without_xray_sampler(config.sampler.unwrap_or(SamplerKind::ParentBasedAlwaysOn));
     let Some(name) = env(OTEL_TRACES_SAMPLER) else {
         return from_code;
     };
@@ -412,16 +434,29 @@ fn resolve_sampler(config: &Config, env: Env<'_>) -> SamplerKind {
         "parentbased_always_on" => SamplerKind::ParentBasedAlwaysOn,
         "parentbased_always_off" => SamplerKind::ParentBasedAlwaysOff,
         "parentbased_traceidratio" => SamplerKind::ParentBasedTraceIdRatio(ratio()),
+        "xray" => without_xray_sampler(SamplerKind::Xray),
         _ => {
             report_bad_var(
                 OTEL_TRACES_SAMPLER,
                 &name,
-                "expected always_on, always_off, traceidratio or parentbased_*",
+                "expected always_on, always_off, traceidratio, parentbased_* or xray",
                 &format!("{from_code:?}"),
             );
             from_code
         }
     }
+}
+
+/// `kind`, unless it is the X-Ray sampler and this build has none.
+fn without_xray_sampler(kind: SamplerKind) -> SamplerKind {
+    #[cfg(not(feature = "xray-sampler"))]
+    if kind == SamplerKind::Xray {
+        eprintln!(
+            "xray: the xray sampler needs the xray-sampler feature of xray-runtime; using parentbased_always_on"
+        );
+        return SamplerKind::ParentBasedAlwaysOn;
+    }
+    kind
 }
 
 fn resolve_shutdown_timeout(config: &Config, env: Env<'_>) -> Duration {
@@ -586,9 +621,29 @@ mod tests {
         assert_eq!(r.sampler, SamplerKind::ParentBasedTraceIdRatio(1.0));
         let r = resolve(
             Config::new().sampler(SamplerKind::AlwaysOff),
-            &[(OTEL_TRACES_SAMPLER, "xray")],
+            &[(OTEL_TRACES_SAMPLER, "xray_rules")],
         );
         assert_eq!(r.sampler, SamplerKind::AlwaysOff);
+        // X-Ray's rules: chosen by the environment or the code, with their
+        // settings resolved only then.
+        let r = resolve(
+            Config::new(),
+            &[
+                (OTEL_TRACES_SAMPLER, "XRAY"),
+                (OTEL_TRACES_SAMPLER_ARG, "endpoint=none,rules=rules.json"),
+            ],
+        );
+        assert_eq!(r.sampler, SamplerKind::Xray);
+        let sampling = r.sampling.expect("X-Ray sampling settings");
+        assert_eq!(sampling.endpoint, SamplingEndpoint::None);
+        assert_eq!(
+            sampling.rules_file,
+            Some(std::path::PathBuf::from("rules.json"))
+        );
+        let r = resolve(Config::new().sampler(SamplerKind::Xray), &[]);
+        assert_eq!(r.sampler, SamplerKind::Xray);
+        assert!(r.sampling.is_some());
+        assert!(resolve(Config::new(), &[]).sampling.is_none());
     }
 
     #[test]

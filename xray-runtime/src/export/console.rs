@@ -14,6 +14,7 @@
 //!       • exception  exception.type="PaymentError" exception.message="card declined"
 //! ```
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
@@ -28,6 +29,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::record::{ANNOTATIONS_KEY, CANCELLED_KEY};
+use crate::sampler::SAMPLING_RULE_KEY;
 
 /// Most finished spans held back while waiting for their trace's root span.
 const MAX_BUFFERED_SPANS: usize = 4096;
@@ -285,6 +287,11 @@ fn render_trace(spans: &[SpanData], service: Option<&str>) -> String {
     let sampling = if sampled { "sampled" } else { "not sampled" };
     out.push_str("  ");
     out.push_str(sampling);
+    if let Some(rule) = root.and_then(sampling_rule) {
+        out.push_str(" by rule \"");
+        push_escaped(&mut out, &rule, true, MAX_VALUE_CHARS);
+        out.push('"');
+    }
     match spans
         .iter()
         .find(|span| span.parent_span_is_remote && span.parent_span_id != SpanId::INVALID)
@@ -421,6 +428,14 @@ fn attach_subtree(
     }
 }
 
+/// The X-Ray sampling rule that sampled the trace of `root`.
+fn sampling_rule(root: &SpanData) -> Option<Cow<'_, str>> {
+    root.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == SAMPLING_RULE_KEY)
+        .map(|kv| kv.value.as_str())
+}
+
 /// One span line without tree prefix: name, kind, duration, status, attributes.
 fn push_span_line(out: &mut String, span: &SpanData, orphan: bool) {
     push_escaped(out, &span.name, false, MAX_VALUE_CHARS);
@@ -459,7 +474,11 @@ fn push_span_line(out: &mut String, span: &SpanData, orphan: bool) {
     let mut separator = "  ";
     for kv in &span.attributes {
         let key = kv.key.as_str();
-        if key == ANNOTATIONS_KEY || (key == CANCELLED_KEY && cancelled) {
+        // The sampling rule is said on the trace's line.
+        if key == ANNOTATIONS_KEY
+            || (key == CANCELLED_KEY && cancelled)
+            || (key == SAMPLING_RULE_KEY && is_local_root(span))
+        {
             continue;
         }
         out.push_str(separator);
@@ -944,6 +963,25 @@ trace 1-6740a1b2-5f1c2d3e4f5a6b7c8d9e0f1a  service=inventory  sampled  (continue
         export(&exporter, spans);
         assert_eq!(out.take().matches(" work ").count(), 5000);
         assert_eq!(exporter.lock().buffer.span_count, 0);
+    }
+
+    #[test]
+    fn the_sampling_rule_is_said_on_the_trace_line() {
+        let (exporter, out) = exporter(None);
+        let mut root = span(TRACE, 1, 0, "GET /api", 0, 1_000_000);
+        root.attributes = vec![
+            KeyValue::new(SAMPLING_RULE_KEY, "api \"v2\""),
+            KeyValue::new("http.request.method", "GET"),
+        ];
+        export(&exporter, vec![root]);
+        assert_eq!(
+            out.take(),
+            "\
+trace 1-6740a1b2-5f1c2d3e4f5a6b7c8d9e0f1a  sampled by rule \"api \\\"v2\\\"\"
+└─ GET /api 1.00 ms  http.request.method=\"GET\"
+
+"
+        );
     }
 
     #[test]

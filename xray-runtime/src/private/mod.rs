@@ -9,7 +9,7 @@ use opentelemetry::{Context, Value, global};
 
 pub use opentelemetry::trace::SpanKind;
 
-pub use crate::config::ExporterKind;
+pub use crate::config::{ExporterKind, XraySampling};
 pub use crate::export::Protocol;
 pub use crate::sampler::SamplerKind;
 

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
 use crate::record::{RETURN_KEY, SpanSpec};
+use crate::sampler::{self, RootRequest};
 use crate::span::error::ErrorInfo;
 use crate::span::stack::{self, Frame};
 use crate::state::ENABLED;
@@ -42,7 +43,11 @@ impl Recorder {
             return;
         }
         let extra = frame.extra();
-        extra.attributes = self.attributes;
+        if extra.attributes.is_empty() {
+            extra.attributes = self.attributes;
+        } else {
+            extra.attributes.extend(self.attributes);
+        }
         extra.annotations = self.annotations;
     }
 }
@@ -53,6 +58,25 @@ fn record_into(frame: &mut Frame, record: impl FnOnce(&mut Recorder)) {
         record(&mut recorder);
         recorder.apply(frame);
     }
+}
+
+/// A root's frame when sampling rules decide: its attributes are recorded
+/// first, since rules match them (and the HTTP fields among them), then
+/// kept if the root is sampled.
+#[inline(never)]
+fn root_frame_by_rules(
+    spec: &'static SpanSpec,
+    parent: impl FnOnce() -> Context,
+    record: impl FnOnce(&mut Recorder),
+) -> Option<Frame> {
+    let mut recorder = Recorder::default();
+    record(&mut recorder);
+    let request = RootRequest::from_attributes(&recorder.attributes);
+    let mut frame = stack::root_frame(spec, parent(), &request)?;
+    if frame.sampled {
+        recorder.apply(&mut frame);
+    }
+    Some(frame)
 }
 
 /// The span of a future, started but not yet current: `Instrumented` makes
@@ -88,7 +112,12 @@ impl PendingSpan {
         if !ENABLED.load(Ordering::Relaxed) {
             return Self::default();
         }
-        let frame = stack::root_frame(spec, parent()).map(|mut frame| {
+        if sampler::rules_decide() {
+            return Self {
+                frame: root_frame_by_rules(spec, parent, record),
+            };
+        }
+        let frame = stack::root_frame(spec, parent(), &RootRequest::default()).map(|mut frame| {
             record_into(&mut frame, record);
             frame
         });
@@ -183,10 +212,19 @@ impl SpanGuard {
         parent: impl FnOnce() -> Context,
         record: impl FnOnce(&mut Recorder),
     ) -> Self {
-        let sampled = stack::root_frame(spec, parent()).and_then(|frame| {
-            let sampled = frame.sampled;
-            stack::push(frame).then_some(sampled)
-        });
+        if sampler::rules_decide() {
+            // The attributes are already on the frame.
+            let sampled = root_frame_by_rules(spec, parent, record).and_then(|frame| {
+                let sampled = frame.sampled;
+                stack::push(frame).then_some(sampled)
+            });
+            return Self::entered(sampled, |_| {});
+        }
+        let sampled =
+            stack::root_frame(spec, parent(), &RootRequest::default()).and_then(|frame| {
+                let sampled = frame.sampled;
+                stack::push(frame).then_some(sampled)
+            });
         Self::entered(sampled, record)
     }
 

@@ -11,6 +11,7 @@ use opentelemetry::{Context, Key, KeyValue};
 use crate::clock;
 use crate::propagation::xray_trace_id;
 use crate::record::{RawEvent, SpanSpec};
+use crate::sampler::RootRequest;
 use crate::span::error::ErrorInfo;
 use crate::span::guard::{ActiveSpan, PendingSpan};
 use crate::span::instrument::Instrumented;
@@ -72,11 +73,59 @@ impl Span {
     /// propagator extracted) when it names one, else a new trace. The current
     /// span, if any, is ignored.
     pub fn root(name: impl Into<Cow<'static, str>>, kind: SpanKind, parent: &Context) -> Self {
+        Self::root_for(name, kind, parent, &RootRequest::default())
+    }
+
+    /// A root span like [`Span::root`], with its first attributes. X-Ray's
+    /// sampling rules ([`SamplerKind::Xray`](crate::SamplerKind::Xray)) see
+    /// them when they decide: a rule's `Attributes` match string attributes
+    /// by key, and its `HTTPMethod`, `URLPath` and `Host` match
+    /// `http.request.method`, `url.path` and `server.address`. They are kept
+    /// if the span is sampled.
+    ///
+    /// ```
+    /// use xray_runtime::{KeyValue, Span, SpanKind};
+    ///
+    /// let capture = xray_runtime::testing::capture();
+    /// let span = Span::root_with_attributes(
+    ///     "process order",
+    ///     SpanKind::Consumer,
+    ///     &xray_runtime::Context::new(),
+    ///     vec![KeyValue::new("queue", "orders")],
+    /// );
+    /// drop(span);
+    /// assert_eq!(capture.span("process order").attr_str("queue"), Some("orders"));
+    /// ```
+    pub fn root_with_attributes(
+        name: impl Into<Cow<'static, str>>,
+        kind: SpanKind,
+        parent: &Context,
+        attributes: Vec<KeyValue>,
+    ) -> Self {
+        let mut span = Self::root_for(
+            name,
+            kind,
+            parent,
+            &RootRequest::from_attributes(&attributes),
+        );
+        if let Some(frame) = span.frame.as_mut().filter(|frame| frame.sampled) {
+            frame.extra().attributes.extend(attributes);
+        }
+        span
+    }
+
+    /// A root span, decided with what `request` says it is about.
+    pub(crate) fn root_for(
+        name: impl Into<Cow<'static, str>>,
+        kind: SpanKind,
+        parent: &Context,
+        request: &RootRequest<'_>,
+    ) -> Self {
         if !ENABLED.load(Ordering::Relaxed) {
             return Self::default();
         }
         Self::named(
-            stack::root_frame(&DYNAMIC, parent.clone()),
+            stack::root_frame(&DYNAMIC, parent.clone(), request),
             name.into(),
             kind,
         )

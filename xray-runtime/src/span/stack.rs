@@ -22,7 +22,7 @@ use crate::id::{Rng, trace_id_at};
 use crate::propagation::IncomingXray;
 use crate::queue::{Producer, Pushed};
 use crate::record::{Extra, Finished, SpanSpec};
-use crate::sampler;
+use crate::sampler::{self, RootRequest};
 use crate::span::error::{self, ErrorInfo};
 use crate::state::{self, ENABLED};
 use crate::stats::{self, Loss, ThreadSpans};
@@ -413,9 +413,11 @@ fn make_frame(
     spec: &'static SpanSpec,
     parent: Option<Parent>,
     new_trace: Option<(u128, Option<bool>)>,
+    request: &RootRequest<'_>,
     otel_seen: u64,
 ) -> Frame {
     let span_id = local.rng.span_id();
+    let mut rule = None;
     let (trace_id, parent_id, sampled, parent_remote) = match parent {
         Some(p) => (p.trace_id, p.span_id, p.sampled, p.remote),
         None => {
@@ -423,18 +425,21 @@ fn make_frame(
                 Some((trace_id, decided)) => (trace_id, decided),
                 None => (trace_id_at(clock::epoch_seconds(), &mut local.rng), None),
             };
-            (
-                trace_id,
-                0,
-                decided.unwrap_or_else(|| sampler::sample_root(trace_id)),
-                false,
-            )
+            let sampled = match decided {
+                Some(sampled) => sampled,
+                None => {
+                    let decision = sampler::sample_root(trace_id, request);
+                    rule = decision.rule_attribute();
+                    decision.sampled
+                }
+            };
+            (trace_id, 0, sampled, false)
         }
     };
     if sampled {
         local.span_started();
     }
-    Frame {
+    let mut frame = Frame {
         trace_id,
         span_id,
         parent_id,
@@ -446,7 +451,11 @@ fn make_frame(
         spec,
         start: if sampled { clock::ticks() } else { 0 },
         extra: None,
+    };
+    if let Some(rule) = rule {
+        frame.extra().attributes.push(rule);
     }
+    frame
 }
 
 /// The parent of a new span on this thread: the innermost open span, or a
@@ -484,7 +493,14 @@ pub(crate) fn child_frame(spec: &'static SpanSpec) -> Option<Frame> {
             return None;
         }
         let (parent, otel_id) = child_parent(local);
-        Some(make_frame(local, spec, parent, None, otel_id))
+        Some(make_frame(
+            local,
+            spec,
+            parent,
+            None,
+            &RootRequest::default(),
+            otel_id,
+        ))
     })
     .flatten()
 }
@@ -499,7 +515,7 @@ pub(crate) fn push_child(spec: &'static SpanSpec) -> Option<bool> {
             return None;
         }
         let (parent, otel_id) = child_parent(local);
-        let frame = make_frame(local, spec, parent, None, otel_id);
+        let frame = make_frame(local, spec, parent, None, &RootRequest::default(), otel_id);
         let sampled = frame.sampled;
         local.stack.push(frame);
         Some(sampled)
@@ -508,9 +524,13 @@ pub(crate) fn push_child(spec: &'static SpanSpec) -> Option<bool> {
 }
 
 /// The frame of a root span: continuing `parent` (an extracted remote
-/// context) when it names a trace, else a new trace. The current span, if
-/// any, is ignored.
-pub(crate) fn root_frame(spec: &'static SpanSpec, parent: Context) -> Option<Frame> {
+/// context) when it names a trace, else a new trace, decided with what
+/// `request` says the root is about. The current span, if any, is ignored.
+pub(crate) fn root_frame(
+    spec: &'static SpanSpec,
+    parent: Context,
+    request: &RootRequest<'_>,
+) -> Option<Frame> {
     let otel_seen = if state::otel_api_used() {
         otel_span_id(&otel_current())
     } else {
@@ -529,15 +549,31 @@ pub(crate) fn root_frame(spec: &'static SpanSpec, parent: Context) -> Option<Fra
         }
         Some(if sc.is_valid() {
             let mut from = Parent::of(&sc);
-            from.sampled = decided.unwrap_or_else(|| sampler::sample_root(from.trace_id));
-            make_frame(local, spec, Some(from), None, otel_seen)
+            let mut rule = None;
+            from.sampled = decided.unwrap_or_else(|| {
+                let decision = sampler::sample_root(from.trace_id, request);
+                rule = decision.rule_attribute();
+                decision.sampled
+            });
+            let mut frame = make_frame(local, spec, Some(from), None, request, otel_seen);
+            if let Some(rule) = rule {
+                frame.extra().attributes.push(rule);
+            }
+            frame
         } else if let Some(trace_id) = incoming {
             // A Root-only header (first hop behind a load balancer) names the
             // trace but no parent span: keep its trace id.
             let trace_id = u128::from_be_bytes(trace_id.to_bytes());
-            make_frame(local, spec, None, Some((trace_id, decided)), otel_seen)
+            make_frame(
+                local,
+                spec,
+                None,
+                Some((trace_id, decided)),
+                request,
+                otel_seen,
+            )
         } else {
-            make_frame(local, spec, None, None, otel_seen)
+            make_frame(local, spec, None, None, request, otel_seen)
         })
     })
     .flatten()?;
@@ -582,7 +618,14 @@ mod tests {
     }
 
     fn root(local: &mut Local, sampled: bool) -> Frame {
-        make_frame(local, &SPEC, None, Some((7 << 96 | 99, Some(sampled))), 0)
+        make_frame(
+            local,
+            &SPEC,
+            None,
+            Some((7 << 96 | 99, Some(sampled))),
+            &RootRequest::default(),
+            0,
+        )
     }
 
     #[test]
@@ -594,7 +637,7 @@ mod tests {
         assert_ne!(top.span_id, 0);
         local.stack.push(top);
         let (parent, _) = child_parent(&local);
-        let child = make_frame(&mut local, &SPEC, parent, None, 0);
+        let child = make_frame(&mut local, &SPEC, parent, None, &RootRequest::default(), 0);
         let top = &local.stack[0];
         assert_eq!(
             (child.trace_id, child.parent_id),
@@ -608,7 +651,7 @@ mod tests {
     #[test]
     fn a_new_trace_gets_a_timestamped_id() {
         let (mut local, _) = local();
-        let frame = make_frame(&mut local, &SPEC, None, None, 0);
+        let frame = make_frame(&mut local, &SPEC, None, None, &RootRequest::default(), 0);
         let seconds = (frame.trace_id >> 96) as u32;
         assert!(seconds.abs_diff(clock::epoch_seconds()) <= 1);
         assert_eq!(frame.parent_id, 0);
@@ -645,7 +688,7 @@ mod tests {
             assert!(is_suppressed());
             assert!(push_child(&SPEC).is_none());
             assert!(child_frame(&SPEC).is_none());
-            assert!(root_frame(&SPEC, Context::new()).is_none());
+            assert!(root_frame(&SPEC, Context::new(), &RootRequest::default()).is_none());
         })
         .join()
         .expect("suppressed thread");
@@ -676,7 +719,14 @@ mod tests {
             flush: true,
         };
         let (mut local, _) = local();
-        let frame = make_frame(&mut local, &LAMBDA, None, Some((1, Some(false))), 0);
+        let frame = make_frame(
+            &mut local,
+            &LAMBDA,
+            None,
+            Some((1, Some(false))),
+            &RootRequest::default(),
+            0,
+        );
         assert!(!frame.ends_silently());
         assert!(frame.finish_into(&mut local, Some(state::generation())));
     }
