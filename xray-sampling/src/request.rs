@@ -8,7 +8,9 @@
 /// `service_type`, `host`, `http_method`, `url_path`) an unknown value matches
 /// every rule, as in that SDK; an unknown `resource_arn` only matches rules
 /// whose `ResourceARN` is `*`, and a rule's attributes must all be present.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A root that is not an HTTP request at all (`http_request: false`: a job,
+/// a message consumed) matches no rule that names a host, method or path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SamplingRequest<'a> {
     /// The name the service reports in its segments.
     pub service_name: &'a str,
@@ -26,6 +28,17 @@ pub struct SamplingRequest<'a> {
     pub resource_arn: &'a str,
     /// Attributes of the request, matched by rules' `Attributes`.
     pub attributes: &'a [(&'a str, &'a str)],
+    /// Whether the root is an HTTP request (whose unknown host, method or
+    /// path match any rule, as in the Python SDK), rather than work of
+    /// another kind (which rules naming a host, method or path do not
+    /// match).
+    pub http_request: bool,
+}
+
+impl Default for SamplingRequest<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<'a> SamplingRequest<'a> {
@@ -39,6 +52,7 @@ impl<'a> SamplingRequest<'a> {
             url_path: "",
             resource_arn: "",
             attributes: &[],
+            http_request: true,
         }
     }
 }

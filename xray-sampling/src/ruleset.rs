@@ -141,6 +141,16 @@ impl CompiledRule {
                     // Python SDK ignores such rules altogether).
                     return false;
                 }
+                if !req.http_request
+                    && matches!(
+                        check.field,
+                        Field::UrlPath | Field::HttpMethod | Field::Host
+                    )
+                {
+                    // A root that is not an HTTP request has no host, method
+                    // or path: rules about requests are not about it.
+                    return false;
+                }
                 // An unknown value matches: the Python SDK tests
                 // `not host or wildcard_match(rule.host, host)`.
                 continue;

@@ -696,3 +696,29 @@ fn rules_in_xray_format_used_locally_take_their_reservoir_each_second() {
     let set = RuleSet::local_from_rules(vec![SamplingRule::default_rule(0.5, 2)]);
     assert_eq!(set.rules().count(), 1);
 }
+
+#[test]
+fn roots_that_are_not_http_requests_match_only_rules_about_any_request() {
+    let set = RuleSet::new(
+        vec![
+            SamplingRule::new("posts", 1, 1.0, 0).with_http_method("POST"),
+            SamplingRule::new("api", 2, 1.0, 0).with_url_path("/api/*"),
+            SamplingRule::new("billing", 3, 1.0, 0).with_service_name("billing"),
+            SamplingRule::default_rule(0.0, 0),
+        ],
+        T0,
+    );
+    let job = SamplingRequest {
+        service_name: "billing",
+        http_request: false,
+        ..SamplingRequest::new()
+    };
+    assert_eq!(name(&set, &job).as_deref(), Some("billing"));
+    // The same root as an HTTP request with nothing known: the Python SDK's
+    // reading, where unknown values match.
+    let unknown = SamplingRequest {
+        service_name: "billing",
+        ..SamplingRequest::new()
+    };
+    assert_eq!(name(&set, &unknown).as_deref(), Some("posts"));
+}

@@ -13,6 +13,7 @@ use tower_service::Service;
 
 use super::{OnOutput, SpanFuture, attr, header_str, known_method, record_method, unbracket};
 use crate::propagation::{HeaderExtractor, IncomingXray, Sampling, XRAY_HEADER};
+use crate::sampler::RootRequest;
 use crate::span::Span;
 use opentelemetry::Context;
 
@@ -356,7 +357,15 @@ fn server_span<B>(request: &Request<B>, route: RouteFn) -> (Span, bool) {
         "{label} {}",
         route.unwrap_or_else(|| clip(path, MAX_NAME_PATH_LEN))
     );
-    let mut span = Span::root(name, SpanKind::Server, &parent);
+    let target = target_address(request.uri(), request.headers());
+    // What X-Ray's sampling rules match: the host, the method and the path.
+    let about = RootRequest {
+        host: target.as_ref().map_or("", |(host, _)| host.as_str()),
+        http_method: request.method().as_str(),
+        url_path: path,
+        attributes: &[],
+    };
+    let mut span = Span::root_for(name, SpanKind::Server, &parent, &about);
     if !span.is_recording() {
         return (span, requested);
     }
@@ -366,7 +375,7 @@ fn server_span<B>(request: &Request<B>, route: RouteFn) -> (Span, bool) {
         attr::URL_SCHEME,
         request.uri().scheme_str().unwrap_or("http"),
     );
-    if let Some((host, port)) = target_address(request.uri(), request.headers()) {
+    if let Some((host, port)) = target {
         span.set_attribute(attr::SERVER_ADDRESS, host);
         if let Some(port) = port {
             span.set_attribute(attr::SERVER_PORT, port);

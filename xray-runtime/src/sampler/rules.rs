@@ -81,6 +81,11 @@ pub(crate) fn decide(trace_id: u128, request: &RootRequest<'_>) -> RootDecision 
         url_path: request.url_path,
         resource_arn: "",
         attributes: &matched[..count],
+        // A root with none of a request's host, method or path is other
+        // work (a job, a message): rules about requests do not take it.
+        http_request: !(request.host.is_empty()
+            && request.http_method.is_empty()
+            && request.url_path.is_empty()),
     };
     let decision = rules.engine.decide(
         &sampling_request,
