@@ -44,6 +44,7 @@ const REQUEST: SamplingRequest<'static> = SamplingRequest {
     url_path: "/api/v1/service19/orders/42",
     resource_arn: "",
     attributes: &[],
+    http_request: true,
 };
 
 fn bench(c: &mut Criterion) {
