@@ -21,3 +21,4 @@ fi
 bash tests/collector/install-rotel.sh
 cargo test --workspace "$@"
 cargo test -p xray-macros --features disabled "$@"   # tracing compiled out: items come back unchanged
+cargo test -p xray-bench --lib "$@"                  # the benchmarks' counting OTLP receiver

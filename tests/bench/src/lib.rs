@@ -6,7 +6,8 @@
 //! instrumentation around it differs. One module per instrumentation:
 //! [`xray`] (this workspace), [`otel`] (the raw OpenTelemetry SDK),
 //! [`tr`] (`tracing` + `tracing-opentelemetry`), [`fr`] (`fastrace`), and
-//! [`micro`] (ids, headers, exporters).
+//! [`micro`] (ids, headers, exporters). [`receiver`] is the counting OTLP
+//! receiver of the export-path measurements.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -19,6 +20,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 pub mod fr;
 pub mod micro;
 pub mod otel;
+pub mod receiver;
 pub mod tr;
 pub mod xray;
 
