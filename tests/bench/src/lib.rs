@@ -6,8 +6,9 @@
 //! instrumentation around it differs. One module per instrumentation:
 //! [`xray`] (this workspace), [`otel`] (the raw OpenTelemetry SDK),
 //! [`tr`] (`tracing` + `tracing-opentelemetry`), [`fr`] (`fastrace`), and
-//! [`micro`] (ids, headers, exporters). [`receiver`] is the counting OTLP
-//! receiver of the export-path measurements.
+//! [`micro`] (ids, headers, exporters). The export-path measurements use
+//! [`contender`] (xray or the raw SDK over OTLP) and [`receiver`] (the
+//! counting OTLP receiver).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -17,10 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+pub mod contender;
 pub mod fr;
 pub mod micro;
 pub mod otel;
 pub mod receiver;
+#[cfg(feature = "secure")]
+pub mod sigv4;
 pub mod tr;
 pub mod xray;
 
