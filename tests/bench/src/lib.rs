@@ -154,6 +154,42 @@ impl CpuTime {
     }
 }
 
+/// CPU time (user + system, in ms) of each live thread of this process,
+/// summed by thread name, largest first (`/proc/self/task/*/stat`; the
+/// kernel counts in clock ticks, 10 ms on most systems). Threads that have
+/// exited are not listed.
+pub fn thread_cpu_ms() -> Vec<(String, f64)> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ms_per_tick = if ticks > 0 { 1e3 / ticks as f64 } else { 10.0 };
+    let mut threads: Vec<(String, f64)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: the name may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].replace([' ', ',', ':', '='], "_");
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // utime and stime are the 14th and 15th fields of the line.
+        let ticks_used: f64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+            .sum();
+        match threads.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, ms)) => *ms += ticks_used * ms_per_tick,
+            None => threads.push((name, ticks_used * ms_per_tick)),
+        }
+    }
+    threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+    threads
+}
+
 /// Peak resident set size of this process in KiB (`VmHWM`), if readable.
 pub fn peak_rss_kib() -> Option<u64> {
     proc_status_kib("VmHWM:")

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use xray_bench::contender::{self, Contender, Secure, Transport};
 use xray_bench::receiver::{Counts, Receiver, Receivers};
-use xray_bench::{cpu_time, otel, peak_rss_kib, results_dir, xray};
+use xray_bench::{cpu_time, otel, peak_rss_kib, results_dir, thread_cpu_ms, xray};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -215,6 +215,12 @@ fn step(args: &[String]) -> Result<(), String> {
         other => return Err(format!("--mode rate|idle|flush, got {other:?}")),
     }
     let rss_before_shutdown = peak_rss_kib().unwrap_or(0);
+    // Where the CPU went, before shutdown ends the export threads.
+    let threads: Vec<String> = thread_cpu_ms()
+        .iter()
+        .map(|(name, ms)| format!("{name}:{ms:.0}"))
+        .collect();
+    let _ = write!(out, " threads={}", threads.join(","));
     let shutdown_start = Instant::now();
     let shut = exporting.shutdown();
     let shutdown_ms = shutdown_start.elapsed().as_millis();
@@ -460,10 +466,14 @@ struct Step {
 
 impl Step {
     fn num(&self, key: &str) -> Option<f64> {
+        self.field(key).and_then(|v| v.parse().ok())
+    }
+
+    fn field(&self, key: &str) -> Option<String> {
         self.out
             .split_whitespace()
             .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-            .and_then(|v| v.parse().ok())
+            .map(str::to_owned)
     }
 
     fn int(&self, key: &str) -> u64 {
@@ -929,7 +939,7 @@ fn write_results(
         "contender\tprotocol\treceiver\toptions\tkind\ttarget_per_s\tproduced\tsecs\trate_per_s\t\
          received\tlost\trequests\twire_bytes\tbody_bytes\tgzip_requests\tsigned_requests\t\
          rejected_requests\ttls_failures\tcpu_user_ms\tcpu_sys_ms\tinit_cpu_ms\tcpu_ns_per_span\t\
-         peak_rss_kib\tshutdown_ms\tself_lost\tnotes\n",
+         peak_rss_kib\tshutdown_ms\tself_lost\tthread_cpu_ms\tnotes\n",
     );
     for s in steps {
         let protocol = if s.spec.contender == Contender::None {
@@ -939,7 +949,7 @@ fn write_results(
         };
         let _ = writeln!(
             tsv,
-            "{}\t{}\t{}\t{}\t{}\t{:.0}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{:.0}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             s.spec.contender.name(),
             protocol,
             s.spec.receiver,
@@ -967,6 +977,7 @@ fn write_results(
             s.int("shutdown_ms"),
             s.num("self_lost")
                 .map_or(String::new(), |v| format!("{v:.0}")),
+            s.field("threads").unwrap_or_default(),
             notes(s),
         );
     }
