@@ -25,3 +25,4 @@ bash tests/collector/install-rotel.sh
 bash tests/peers/install.sh
 cargo test --workspace "$@"
 cargo test -p xray-macros --features disabled "$@"   # tracing compiled out: items come back unchanged
+cargo test -p xray-bench --lib "$@"                  # the benchmarks' counting OTLP receiver

@@ -8,7 +8,8 @@ Reads
   <target>/xray-bench/callgrind.tsv            instructions per call (tests/bench/callgrind.sh)
   <target>/xray-bench/callgrind/*.out-01       the dumps, for "where xray's time goes"
   <target>/xray-bench/exported.tsv             spans lost by the criterion runs
-  <target>/xray-bench/throughput.tsv           OTLP throughput (tests/bench/throughput.sh)
+  <target>/xray-bench/export-*.tsv             the export path, xray and the raw SDK over OTLP
+                                               (tests/bench/throughput.sh)
 and replaces the text between the `<!-- report:begin -->` and
 `<!-- report:end -->` markers of BENCHMARKS.md (or prints it, --stdout).
 Anything missing is shown as "-".
@@ -259,43 +260,250 @@ def _short(fn):
     return fn if len(fn) <= 140 else fn[:137] + "..."
 
 
-def throughput_section(target):
-    path = os.path.join(target, "xray-bench", "throughput.tsv")
+def _read_rows(path):
     if not os.path.exists(path):
-        return "(no throughput results: run `bash tests/bench/throughput.sh`)"
+        return None
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
+    if not lines:
+        return []
     header = lines[0].split("\t")
-    rows = [dict(zip(header, l.split("\t"))) for l in lines[1:] if l.strip()]
-    out = ["| protocol | step | target spans/s | made | achieved spans/s | lost | lost % | peak RSS (VmHWM) | shutdown |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    summary = []
-    for proto in sorted({r["protocol"] for r in rows}):
-        mine = [r for r in rows if r["protocol"] == proto]
-        for r in mine:
-            made, lost = int(r["produced"]), int(r["lost"])
-            target_s = "max" if float(r["target_per_s"]) == 0 else f"{float(r['target_per_s']):,.0f}"
-            out.append(f"| {proto} | {r['kind']} | {target_s} | {made:,} | {float(r['rate_per_s']):,.0f} "
-                       f"| {lost:,} | {100 * lost / max(made, 1):.1f}% | {int(r['peak_rss_kib']):,} KiB "
-                       f"| {r['shutdown_ms']} ms |")
-        ok = [float(r["rate_per_s"]) for r in mine if int(r["lost"]) == 0]
-        bad = [float(r["rate_per_s"]) for r in mine if int(r["lost"]) > 0]
-        mx = [r for r in mine if r["kind"] == "max"]
-        rss = max(int(r["peak_rss_kib"]) for r in mine)
-        line = f"* **{proto}**:"
-        if mx:
-            made = max(int(mx[0]["produced"]), 1)
-            line += (f" producer flat out {float(mx[0]['rate_per_s']):,.0f} spans/s"
-                     f" ({100 * int(mx[0]['lost']) / made:.0f}% lost);")
-        if ok:
-            line += f" highest loss-free step **{max(ok):,.0f} spans/s**"
-        else:
-            line += " no loss-free step"
-        if bad:
-            line += f"; slowest lossy step **{min(bad):,.0f} spans/s**"
-        summary.append(line)
-        summary[-1] += f"; peak RSS at most {rss:,} KiB."
-    return "\n".join(summary + [""] + out)
+    return [dict(zip(header, l.split("\t"))) for l in lines[1:] if l.strip()]
+
+
+def _f(row, key):
+    try:
+        return float(row[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _rate(v):
+    return "-" if v is None else f"{v:,.0f}/s"
+
+
+def _ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def _ratio_s(r):
+    return "-" if r is None else f"{r:.2f}×"
+
+
+def _verdict(ok):
+    return "-" if ok is None else ("met" if ok else "**missed**")
+
+
+CONTENDER = {"xray": "xray", "sdk": "raw SDK", "none": "no tracing"}
+PROTOCOL = {"http": "OTLP/HTTP", "grpc": "OTLP/gRPC", "-": "-"}
+RECEIVER = {"nagle": "Nagle on", "nodelay": "TCP_NODELAY", "-": "-"}
+
+
+def _loss_free(rows, contender, proto, recv):
+    """(highest loss-free rate, slowest lossy rate, producer-bound) of a series."""
+    series = [r for r in rows if r["contender"] == contender and r["protocol"] == proto
+              and r["receiver"] == recv and r["kind"] in ("max", "bisect")]
+    if not series:
+        return None, None, False
+    ok = [_f(r, "rate_per_s") for r in series if int(r["lost"]) == 0 and int(r["produced"]) > 0]
+    bad = [_f(r, "rate_per_s") for r in series if int(r["lost"]) > 0]
+    bound = any(r["kind"] == "max" and int(r["lost"]) == 0 for r in series)
+    return (max(ok) if ok else None), (min(bad) if bad else None), bound
+
+
+def _cpu_row(rows, contender, proto, recv):
+    for r in rows:
+        if r["contender"] == contender and r["protocol"] == proto and r["receiver"] == recv \
+                and r["kind"] == "cpu":
+            return r
+    return None
+
+
+def export_section(target):
+    base = os.path.join(target, "xray-bench")
+    steps = _read_rows(os.path.join(base, "export-steps.tsv"))
+    if steps is None:
+        return "(no export-path results: run `bash tests/bench/throughput.sh`)"
+    idle = _read_rows(os.path.join(base, "export-idle.tsv")) or []
+    flush = _read_rows(os.path.join(base, "export-flush.tsv")) or []
+    run = {r["key"]: r["value"] for r in (_read_rows(os.path.join(base, "export-run.tsv")) or [])}
+    protos = [p for p in ("http", "grpc") if any(r["protocol"] == p for r in steps + idle + flush)]
+    recvs = [x for x in ("nagle", "nodelay") if any(r["receiver"] == x for r in steps)]
+    cpu_rate = float(run.get("cpu_rate", "0") or 0)
+    out = [
+        f"Options: **{run.get('options', '?')}**. One run of {run.get('total_secs', '?')} s: "
+        f"CPU steps at {cpu_rate:,.0f} spans/s for {run.get('cpu_secs', '?')} s; bisection steps of "
+        f"{run.get('step_secs', '?')} s ({run.get('bisect', '?')} after the flat-out one); "
+        f"idle {run.get('idle_secs', '?')} s; flush of {int(float(run.get('flush_spans', '0') or 0)):,} spans. "
+        "Spans lost = made − received by the counting receiver, for both contenders.",
+        "",
+    ]
+    if run.get("skipped"):
+        out += [f"Skipped for the time budget: {run['skipped']}.", ""]
+
+    # Targets at a glance.
+    out += ["#### Targets", "",
+            "| target | measured | verdict |", "|---|---|---|"]
+    for proto in protos:
+        for recv in recvs:
+            x, s_ = _cpu_row(steps, "xray", proto, recv), _cpu_row(steps, "sdk", proto, recv)
+            r = _ratio(_f(x, "cpu_ns_per_span") if x else None, _f(s_, "cpu_ns_per_span") if s_ else None)
+            lossy = any(row and int(row["lost"]) > 0 for row in (x, s_))
+            out.append(f"| CPU per exported span, {PROTOCOL[proto]}, {RECEIVER[recv]}: xray ≤ 0.5× SDK "
+                       f"| {_ratio_s(r)}{' (a step lost spans)' if lossy else ''} "
+                       f"| {_verdict(None if r is None else r <= 0.5)} |")
+    for recv in recvs:
+        xh = _loss_free(steps, "xray", "http", recv)[0]
+        sh = _loss_free(steps, "sdk", "http", recv)[0]
+        r = _ratio(xh, sh)
+        if "http" in protos:
+            out.append(f"| loss-free OTLP/HTTP, {RECEIVER[recv]}: xray ≥ 2× SDK | {_ratio_s(r)} "
+                       f"({_rate(xh)} vs {_rate(sh)}) | {_verdict(None if r is None else r >= 2)} |")
+        xg = _loss_free(steps, "xray", "grpc", recv)[0]
+        r = _ratio(xg, xh)
+        if "grpc" in protos:
+            out.append(f"| loss-free OTLP/gRPC, {RECEIVER[recv]}: xray gRPC ≥ 0.8× xray HTTP | {_ratio_s(r)} "
+                       f"({_rate(xg)} vs {_rate(xh)}) | {_verdict(None if r is None else r >= 0.8)} |")
+    for r in idle:
+        v = _f(r, "cpu_ms_per_s")
+        out.append(f"| idle, {CONTENDER[r['contender']]} {PROTOCOL[r['protocol']]}: < 1 ms CPU/s "
+                   f"| {'-' if v is None else f'{v:.3f} ms/s'} | {_verdict(None if v is None else v < 1)} |")
+    for r in flush:
+        cpu = (_f(r, "flush_cpu_user_ms") or 0) + (_f(r, "flush_cpu_sys_ms") or 0)
+        out.append(f"| flush {int(r['spans']):,} spans, {CONTENDER[r['contender']]} {PROTOCOL[r['protocol']]}: "
+                   f"< 1 s CPU | {cpu:,.0f} ms CPU, {_f(r, 'drained_ms') or 0:,.0f} ms wall "
+                   f"| {_verdict(cpu < 1000 and int(r['lost']) == 0)} |")
+    out.append("")
+
+    # CPU per span.
+    out += [f"#### CPU per exported span at {cpu_rate:,.0f} spans/s", "",
+            "User + system CPU time of the whole step process (all threads, from start to after "
+            "shutdown) ÷ spans the receiver got.", "",
+            "| protocol | receiver | xray | raw SDK | xray ÷ SDK | lost (xray · SDK) | bytes/span (xray · SDK) |",
+            "|---|---|---|---|---|---|---|"]
+    for proto in protos:
+        for recv in recvs:
+            x, s_ = _cpu_row(steps, "xray", proto, recv), _cpu_row(steps, "sdk", proto, recv)
+            if not x and not s_:
+                continue
+            cx = _f(x, "cpu_ns_per_span") if x else None
+            cs = _f(s_, "cpu_ns_per_span") if s_ else None
+
+            def lost(row):
+                return "-" if not row else f"{int(row['lost']):,}"
+
+            def bps(row):
+                if not row or not int(row["received"]):
+                    return "-"
+                return f"{int(row['body_bytes']) / int(row['received']):.1f}"
+            out.append(f"| {PROTOCOL[proto]} | {RECEIVER[recv]} | {'-' if cx is None else f'{cx:,.0f} ns'} "
+                       f"| {'-' if cs is None else f'{cs:,.0f} ns'} | {_ratio_s(_ratio(cx, cs))} "
+                       f"| {lost(x)} · {lost(s_)} | {bps(x)} · {bps(s_)} |")
+    base_row = next((r for r in steps if r["kind"] == "baseline"), None)
+    if base_row:
+        out += ["", f"Floor: the same paced loop with no tracing (process start, the pacer's sleeps) "
+                    f"costs {_f(base_row, 'cpu_ns_per_span') or 0:,.0f} ns per call."]
+    cpu_rows = [r for r in steps if r["kind"] in ("baseline", "cpu") and r.get("thread_cpu_ms")]
+    if cpu_rows:
+        out += ["", "Where it goes: CPU time of each thread alive before shutdown, by name (the kernel "
+                    "counts 10 ms ticks and cuts names at 15 characters; `throughput` is the thread "
+                    "making the spans).", "",
+                "| contender | protocol | receiver | whole process | by thread |", "|---|---|---|---|---|"]
+        for r in cpu_rows:
+            threads = ", ".join(f"{name} {ms} ms" for name, ms in
+                                (t.rsplit(":", 1) for t in r["thread_cpu_ms"].split(",") if ":" in t))
+            total = (_f(r, "cpu_user_ms") or 0) + (_f(r, "cpu_sys_ms") or 0)
+            out.append(f"| {CONTENDER[r['contender']]} | {PROTOCOL[r['protocol']]} "
+                       f"| {RECEIVER.get(r['receiver'], r['receiver'])} | {total:,.0f} ms | {threads} |")
+    out.append("")
+
+    # Loss-free throughput.
+    out += ["#### Highest loss-free rate, one producer thread", "",
+            "Flat out first, then target rates bisected between the fastest loss-free and the "
+            "slowest lossy step; in brackets the slowest lossy step.", "",
+            "| protocol | receiver | xray | raw SDK | xray ÷ SDK |", "|---|---|---|---|---|"]
+    for proto in protos:
+        for recv in recvs:
+            cells = []
+            rates = []
+            for c in ("xray", "sdk"):
+                ok, bad, bound = _loss_free(steps, c, proto, recv)
+                rates.append(ok)
+                cell = f"**{_rate(ok)}**" if ok is not None else "none loss-free"
+                if bound:
+                    cell += " (producer flat out, no loss)"
+                elif bad is not None:
+                    cell += f" (lossy at {_rate(bad)})"
+                cells.append(cell)
+            out.append(f"| {PROTOCOL[proto]} | {RECEIVER[recv]} | {cells[0]} | {cells[1]} "
+                       f"| {_ratio_s(_ratio(rates[0], rates[1]))} |")
+    out.append("")
+
+    # Idle.
+    if idle:
+        out += ["#### Idle", "",
+                f"`init` with the OTLP exporter, then {run.get('idle_secs', '?')} s asleep: CPU used while asleep.", "",
+                "| contender | protocol | CPU per second asleep | CPU of init | peak RSS |",
+                "|---|---|---|---|---|"]
+        for r in idle:
+            out.append(f"| {CONTENDER[r['contender']]} | {PROTOCOL[r['protocol']]} "
+                       f"| {_f(r, 'cpu_ms_per_s') or 0:.3f} ms/s | {_f(r, 'init_cpu_ms') or 0:.2f} ms "
+                       f"| {int(r['peak_rss_kib']):,} KiB |")
+        out.append("")
+
+    # Flush.
+    if flush:
+        out += [f"#### Flushing {int(float(run.get('flush_spans', '0') or 0)):,} pending spans", "",
+                "`OTEL_BSP_MAX_QUEUE_SIZE=1048576`, `OTEL_BSP_SCHEDULE_DELAY=600000`: the spans are made "
+                "flat out, then flushed. Pending = made − exported when the flush starts (each contender "
+                "exports full batches while the spans are made). Until exported: wall time from the "
+                "flush call until the contender counted every span exported (the SDK's `force_flush` "
+                "gives up after 5 s, its worker goes on). CPU: the whole process over that time.", "",
+                "| contender | protocol | made in | pending at flush | flush call | until exported | CPU (user + sys) | received | lost |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for r in flush:
+            cpu_u, cpu_s = _f(r, "flush_cpu_user_ms") or 0, _f(r, "flush_cpu_sys_ms") or 0
+            call = f"{_f(r, 'flush_ms') or 0:,.0f} ms" + ("" if r["flush_ok"] == "true" else " (error)")
+            out.append(f"| {CONTENDER[r['contender']]} | {PROTOCOL[r['protocol']]} "
+                       f"| {_f(r, 'make_secs') or 0:.2f} s | {int(r['pending_at_flush']):,} | {call} "
+                       f"| {_f(r, 'drained_ms') or 0:,.0f} ms | {cpu_u + cpu_s:,.0f} ms ({cpu_u:,.0f} + {cpu_s:,.0f}) "
+                       f"| {int(r['received']):,} | {int(r['lost']):,} |")
+        out.append("")
+
+    # What the receivers saw of the secure options.
+    if run.get("options", "plain") != "plain":
+        out += ["#### What the receivers saw", "",
+                "| contender | protocol | requests | gzip | SigV4-signed | rejected | TLS handshakes failed | spans |",
+                "|---|---|---|---|---|---|---|---|"]
+        for c in ("xray", "sdk"):
+            for proto in protos:
+                mine = [r for r in steps if r["contender"] == c and r["protocol"] == proto]
+                if not mine:
+                    continue
+                tot = {k: sum(int(r[k]) for r in mine) for k in
+                       ("requests", "gzip_requests", "signed_requests", "rejected_requests", "tls_failures",
+                        "received")}
+                out.append(f"| {CONTENDER[c]} | {PROTOCOL[proto]} | {tot['requests']:,} | {tot['gzip_requests']:,} "
+                           f"| {tot['signed_requests']:,} | {tot['rejected_requests']:,} | {tot['tls_failures']:,} "
+                           f"| {tot['received']:,} |")
+        out.append("")
+
+    # Every step.
+    out += ["#### Every step", "",
+            "| contender | protocol | receiver | step | target | made | achieved | received | lost | CPU | CPU/span | requests | peak RSS |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in steps:
+        made, lost = int(r["produced"]), int(r["lost"])
+        tgt = _f(r, "target_per_s") or 0
+        cpu = (_f(r, "cpu_user_ms") or 0) + (_f(r, "cpu_sys_ms") or 0)
+        per = _f(r, "cpu_ns_per_span")
+        received = "-" if r["contender"] == "none" else f"{int(r['received']):,}"
+        lost_s = "-" if r["contender"] == "none" else f"{lost:,} ({100 * lost / max(made, 1):.1f}%)"
+        out.append(f"| {CONTENDER[r['contender']]} | {PROTOCOL[r['protocol']]} | {RECEIVER.get(r['receiver'], r['receiver'])} "
+                   f"| {r['kind']} | {'max' if tgt == 0 else f'{tgt:,.0f}/s'} | {made:,} | {_f(r, 'rate_per_s') or 0:,.0f}/s "
+                   f"| {received} | {lost_s} | {cpu:,.0f} ms | {'-' if per is None else f'{per:,.0f} ns'} "
+                   f"| {int(r['requests']):,} | {int(r['peak_rss_kib']):,} KiB |")
+    return "\n".join(out)
 
 
 def machine():
@@ -344,9 +552,9 @@ def render(target, label):
         "",
         where_time_goes(target),
         "",
-        "### Export throughput over OTLP (rotel collector, blackhole exporter)",
+        "### Export path: xray next to the raw OpenTelemetry SDK over OTLP",
         "",
-        throughput_section(target),
+        export_section(target),
         "",
         END,
     ]

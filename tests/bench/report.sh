@@ -2,10 +2,10 @@
 # Regenerates the results section of BENCHMARKS.md from the last runs of
 #   cargo bench -p xray-bench          (criterion medians)
 #   bash tests/bench/callgrind.sh      (instructions, clock reads, allocations)
-#   bash tests/bench/throughput.sh     (OTLP throughput)
+#   bash tests/bench/throughput.sh     (the OTLP export path, xray and the raw SDK)
 # Options are passed to report.py (--label TEXT, --stdout, --target DIR).
 #
-#   bash tests/bench/report.sh --all   # runs the three first, then reports (~12 min)
+#   bash tests/bench/report.sh --all   # runs the three first, then reports (~17 min)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "${here}/../.."

@@ -6,7 +6,9 @@
 //! instrumentation around it differs. One module per instrumentation:
 //! [`xray`] (this workspace), [`otel`] (the raw OpenTelemetry SDK),
 //! [`tr`] (`tracing` + `tracing-opentelemetry`), [`fr`] (`fastrace`), and
-//! [`micro`] (ids, headers, exporters).
+//! [`micro`] (ids, headers, exporters). The export-path measurements
+//! (`src/bin/throughput.rs`) use [`contender`] (xray or the raw SDK over
+//! OTLP) and [`receiver`] (the counting OTLP receiver).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -16,9 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+pub mod contender;
 pub mod fr;
 pub mod micro;
 pub mod otel;
+pub mod receiver;
+#[cfg(feature = "secure")]
+pub mod sigv4;
 pub mod tr;
 pub mod xray;
 
@@ -80,21 +86,21 @@ impl SpanExporter for DropExporter {
 }
 
 /// The cargo target directory: `$CARGO_TARGET_DIR`, else the directory
-/// three levels above this executable (`target/release/deps/<bench>` or
-/// `target/release/<bin>` both resolve to `target`).
+/// above this executable's profile directory (`<target>/release/<bin>` and
+/// `<target>/release/deps/<bench>` both resolve to `<target>`, whatever
+/// the target directory is called).
 pub fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
     let exe = std::env::current_exe().unwrap_or_default();
-    let mut dir = exe.as_path();
-    while let Some(parent) = dir.parent() {
-        if parent.file_name().is_some_and(|n| n == "target") {
-            return parent.to_path_buf();
-        }
-        dir = parent;
+    let mut profile = exe.parent();
+    if profile.is_some_and(|p| p.file_name().is_some_and(|n| n == "deps")) {
+        profile = profile.and_then(|p| p.parent());
     }
-    PathBuf::from("target")
+    profile
+        .and_then(|p| p.parent())
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
 }
 
 /// Where the benches and scripts leave their side results (drop counts,
@@ -103,6 +109,85 @@ pub fn results_dir() -> PathBuf {
     let dir = target_dir().join("xray-bench");
     let _ = std::fs::create_dir_all(&dir);
     dir
+}
+
+/// User and system CPU time of this process so far, all threads together
+/// (`getrusage(RUSAGE_SELF)`).
+pub fn cpu_time() -> CpuTime {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a `rusage` into the pointer it is given,
+    // which points to one; RUSAGE_SELF is always a valid `who`.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return CpuTime::default();
+        }
+        usage.assume_init()
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    CpuTime {
+        user_us: micros(usage.ru_utime),
+        sys_us: micros(usage.ru_stime),
+    }
+}
+
+/// CPU time in microseconds, from [`cpu_time`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// User time.
+    pub user_us: u64,
+    /// System time.
+    pub sys_us: u64,
+}
+
+impl CpuTime {
+    /// User + system.
+    pub fn total_us(&self) -> u64 {
+        self.user_us + self.sys_us
+    }
+
+    /// What was spent between `earlier` and `self`.
+    pub fn since(&self, earlier: &CpuTime) -> CpuTime {
+        CpuTime {
+            user_us: self.user_us.saturating_sub(earlier.user_us),
+            sys_us: self.sys_us.saturating_sub(earlier.sys_us),
+        }
+    }
+}
+
+/// CPU time (user + system, in ms) of each live thread of this process,
+/// summed by thread name, largest first (`/proc/self/task/*/stat`; the
+/// kernel counts in clock ticks, 10 ms on most systems). Threads that have
+/// exited are not listed.
+pub fn thread_cpu_ms() -> Vec<(String, f64)> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ms_per_tick = if ticks > 0 { 1e3 / ticks as f64 } else { 10.0 };
+    let mut threads: Vec<(String, f64)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: the name may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].replace([' ', ',', ':', '='], "_");
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // utime and stime are the 14th and 15th fields of the line.
+        let ticks_used: f64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+            .sum();
+        match threads.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, ms)) => *ms += ticks_used * ms_per_tick,
+            None => threads.push((name, ticks_used * ms_per_tick)),
+        }
+    }
+    threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+    threads
 }
 
 /// Peak resident set size of this process in KiB (`VmHWM`), if readable.

@@ -27,10 +27,16 @@ pub fn install(sampler: Sampler) -> SdkTracerProvider {
         .with_sampler(sampler)
         .with_batch_exporter(DropExporter)
         .build();
-    if TRACER.set(provider.tracer("xray-bench")).is_err() {
-        panic!("otel::install called twice in one process");
-    }
+    use_provider(&provider);
     provider
+}
+
+/// Keeps a tracer of `provider` in the static the span functions use.
+/// Call once per process (or [`install`]).
+pub fn use_provider(provider: &SdkTracerProvider) {
+    if TRACER.set(provider.tracer("xray-bench")).is_err() {
+        panic!("otel::install or otel::use_provider called twice in one process");
+    }
 }
 
 fn tracer() -> &'static SdkTracer {

@@ -1,30 +1,50 @@
-//! Export throughput over OTLP to a real collector.
+//! The export path over OTLP, xray next to the raw OpenTelemetry SDK, in
+//! one run and into the same receivers.
 //!
-//! `throughput` (the driver) starts a rotel collector on two free
-//! 127.0.0.1 ports with `--exporter blackhole`, then for OTLP/gRPC and
-//! OTLP/HTTP runs steps, each in a fresh child process (`throughput step`):
-//! one thread makes `#[traced]` spans for a few seconds — as fast as it can,
-//! then at target rates bisected between the fastest loss-free rate and the
-//! slowest lossy one — and exits, which flushes. A step's lost spans are
-//! what xray counts (`xray_runtime::stats`: spans the export queue dropped
-//! and spans the exporter failed to deliver). The collector is stopped by
-//! its pid at the end. Results: stdout and `<target>/xray-bench/throughput.tsv`.
+//! `throughput` (the driver) starts counting OTLP receivers in its own
+//! process (`xray_bench::receiver`: OTLP/HTTP and OTLP/gRPC, each with
+//! Nagle's algorithm left on and with `TCP_NODELAY`), then runs steps, each
+//! in a fresh child process (`throughput step`) that installs one contender
+//! (`xray_bench::contender`: xray, or the SDK's `BatchSpanProcessor` with
+//! `opentelemetry-otlp`), makes `#[traced]` / SDK spans on one thread, and
+//! exits after shutdown. A step's lost spans are what it made minus what
+//! its receiver counted once the process has exited: the same yardstick
+//! for both contenders. A step's CPU time is `getrusage(RUSAGE_SELF)` of
+//! its whole process (all threads), read after shutdown.
 //!
-//! Options: `--step-secs S` (default 3), `--bisect K` (default 5 steps),
-//! `--protocols grpc,http`. Total time is bounded by `--budget-secs`
-//! (default 55): steps that would not fit are skipped.
+//! For each (protocol, receiver, contender):
+//! * `cpu`: a fixed rate (`--cpu-rate`, default 50,000 spans/s) for
+//!   `--cpu-secs` (4): CPU time per span received;
+//! * `max` then `bisect`: flat out, then target rates bisected between the
+//!   fastest loss-free and the slowest lossy step (`--bisect` steps of
+//!   `--step-secs` seconds).
+//!
+//! Before them, `idle` (each contender and protocol: `init`, sleep
+//! `--idle-secs`, CPU used while asleep; run side by side) and `baseline`
+//! (the CPU step's loop around the plain function, no tracing); after
+//! them, `flush` (`--flush-spans` 1,000,000 made with a queue of 1,048,576
+//! and a 10-minute schedule delay, then a flush: its CPU and wall time; on
+//! the `--flush-protocols`, default http, `TCP_NODELAY` receivers). Any of
+//! these can be left out with `--skip baseline,cpu,bisect,idle,flush`;
+//! `--contenders`, `--protocols` and `--receivers` narrow the run.
+//!
+//! `--gzip`, `--tls` (receivers speak TLS only, with a certificate
+//! generated for the run; needs the `secure` feature) and `--sigv4` (HTTP
+//! requests signed; `secure` too) apply to every step. Results: stdout and
+//! `<target>/xray-bench/export-{steps,idle,flush,run}.tsv`. The run stops
+//! scheduling steps past `--budget-secs` (default 360).
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::hint::black_box;
-use std::io::{self, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use xray_bench::{peak_rss_kib, results_dir, target_dir, xray};
-use xray_runtime::{Config, ExporterKind, Protocol, SamplerKind};
+use xray_bench::contender::{self, Contender, Secure, Transport};
+use xray_bench::receiver::{Counts, Receiver, Receivers};
+use xray_bench::{cpu_time, otel, peak_rss_kib, results_dir, thread_cpu_ms, xray};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,11 +69,29 @@ fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+fn flag(args: &[String], name: &str) -> bool {
+    args.iter().any(|a| a == name)
+}
+
 fn parsed<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, String> {
     match option(args, name) {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| format!("bad value {v:?} for {name}")),
     }
+}
+
+fn list<T>(
+    args: &[String],
+    name: &str,
+    default: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, String> {
+    option(args, name)
+        .unwrap_or(default)
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(s).ok_or_else(|| format!("unknown value {s:?} for {name}")))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -62,30 +100,15 @@ fn parsed<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Resu
 /// Spans made between two looks at the clock.
 const CHUNK: u64 = 64;
 
-fn step(args: &[String]) -> Result<(), String> {
-    let protocol = match option(args, "--protocol") {
-        Some("grpc") => Protocol::Grpc,
-        Some("http") => Protocol::HttpProtobuf,
-        other => return Err(format!("--protocol grpc|http, got {other:?}")),
-    };
-    let endpoint = option(args, "--endpoint").ok_or("--endpoint is required")?;
-    let rate: f64 = parsed(args, "--rate", 0.0)?;
-    let secs: f64 = parsed(args, "--secs", 2.5)?;
-
-    let guard = xray_runtime::init(
-        Config::new()
-            .service_name("xray-bench-throughput")
-            .exporter(ExporterKind::Otlp)
-            .protocol(protocol)
-            .endpoint(endpoint)
-            .sampler(SamplerKind::AlwaysOn),
-    );
+/// Makes spans with `span` on this thread for `secs`, at `rate` spans/s
+/// (flat out when 0); returns how many and the seconds it took.
+fn make_spans(span: impl Fn(u64) -> u64, rate: f64, secs: f64) -> (u64, f64) {
     let start = Instant::now();
     let run_for = Duration::from_secs_f64(secs);
     let mut produced = 0u64;
     loop {
         for _ in 0..CHUNK {
-            black_box(xray::span(black_box(produced)));
+            black_box(span(black_box(produced)));
             produced += 1;
         }
         let elapsed = start.elapsed();
@@ -99,384 +122,948 @@ fn step(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let rss_before_shutdown = peak_rss_kib().unwrap_or(0);
-    let shutdown_start = Instant::now();
-    let flushed = guard.shutdown();
-    let shutdown_ms = shutdown_start.elapsed().as_millis();
-    if let Err(err @ xray_runtime::FlushError::Timeout(_)) = flushed {
-        eprintln!("xray: {err}");
+    (produced, start.elapsed().as_secs_f64())
+}
+
+/// Makes exactly `n` spans flat out; returns the seconds it took.
+fn make_n(span: impl Fn(u64) -> u64, n: u64) -> f64 {
+    let start = Instant::now();
+    for i in 0..n {
+        black_box(span(black_box(i)));
     }
-    println!(
-        "produced={produced} secs={elapsed:.3} peak_rss_kib={rss_before_shutdown} \
-         peak_rss_after_shutdown_kib={} shutdown_ms={shutdown_ms} lost={}",
-        peak_rss_kib().unwrap_or(0),
-        xray_runtime::stats().lost()
+    start.elapsed().as_secs_f64()
+}
+
+fn step(args: &[String]) -> Result<(), String> {
+    let contender = option(args, "--contender")
+        .and_then(Contender::parse)
+        .ok_or("--contender xray|sdk is required")?;
+    let transport = option(args, "--protocol")
+        .and_then(Transport::parse)
+        .ok_or("--protocol http|grpc is required")?;
+    let endpoint = option(args, "--endpoint").ok_or("--endpoint is required")?;
+    let mode = option(args, "--mode").unwrap_or("rate");
+    let secure = Secure {
+        gzip: flag(args, "--gzip"),
+        ca_pem: option(args, "--tls").map(PathBuf::from),
+        sigv4: flag(args, "--sigv4"),
+    };
+
+    let cpu_start = cpu_time();
+    let exporting = contender::start(contender, transport, endpoint, &secure, mode == "flush")?;
+    let init_cpu = cpu_time().since(&cpu_start);
+    let mut out = format!("init_cpu_us={}", init_cpu.total_us());
+    match mode {
+        "rate" => {
+            let rate: f64 = parsed(args, "--rate", 0.0)?;
+            let secs: f64 = parsed(args, "--secs", 3.0)?;
+            let (produced, elapsed) = match contender {
+                Contender::None => make_spans(xray_bench::plain, rate, secs),
+                Contender::Xray => make_spans(xray::span, rate, secs),
+                Contender::Sdk => make_spans(otel::span, rate, secs),
+            };
+            let _ = write!(out, " produced={produced} secs={elapsed:.3}");
+        }
+        "idle" => {
+            let secs: f64 = parsed(args, "--secs", 10.0)?;
+            let before = cpu_time();
+            std::thread::sleep(Duration::from_secs_f64(secs));
+            let idle = cpu_time().since(&before);
+            let _ = write!(
+                out,
+                " produced=0 secs={secs:.3} idle_cpu_us={}",
+                idle.total_us()
+            );
+        }
+        "flush" => {
+            let n: u64 = parsed(args, "--spans", 1_000_000)?;
+            let make_secs = match contender {
+                Contender::None => make_n(xray_bench::plain, n),
+                Contender::Xray => make_n(xray::span, n),
+                Contender::Sdk => make_n(otel::span, n),
+            };
+            let exported_before = exporting.exported().unwrap_or(0);
+            let cpu_before = cpu_time();
+            let start = Instant::now();
+            let flushed = exporting.flush();
+            let flush_ms = start.elapsed().as_secs_f64() * 1e3;
+            if let Err(err) = &flushed {
+                eprintln!("flush: {err}");
+            }
+            // The SDK's force_flush gives up after 5 s while its worker goes
+            // on exporting: wait until the contender counts every span
+            // exported (or lost, for xray), at most a minute.
+            let lost = || exporting.self_counted_lost().unwrap_or(0);
+            let deadline = start + Duration::from_secs(60);
+            while exporting.exported().unwrap_or(0) + lost() < n && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let drained_ms = start.elapsed().as_secs_f64() * 1e3;
+            let cpu = cpu_time().since(&cpu_before);
+            let _ = write!(
+                out,
+                " produced={n} make_secs={make_secs:.3} pending_at_flush={} flush_ms={flush_ms:.1} \
+                 flush_ok={} drained_ms={drained_ms:.1} flush_cpu_user_us={} flush_cpu_sys_us={} \
+                 exported_at_drain={}",
+                n.saturating_sub(exported_before),
+                flushed.is_ok(),
+                cpu.user_us,
+                cpu.sys_us,
+                exporting.exported().unwrap_or(0),
+            );
+        }
+        other => return Err(format!("--mode rate|idle|flush, got {other:?}")),
+    }
+    let rss_before_shutdown = peak_rss_kib().unwrap_or(0);
+    // Where the CPU went, before shutdown ends the export threads.
+    let threads: Vec<String> = thread_cpu_ms()
+        .iter()
+        .map(|(name, ms)| format!("{name}:{ms:.0}"))
+        .collect();
+    let _ = write!(out, " threads={}", threads.join(","));
+    let shutdown_start = Instant::now();
+    let shut = exporting.shutdown();
+    let shutdown_ms = shutdown_start.elapsed().as_millis();
+    let cpu = cpu_time().since(&cpu_start);
+    if let Err(err) = &shut {
+        eprintln!("shutdown: {err}");
+    }
+    let _ = write!(
+        out,
+        " cpu_user_us={} cpu_sys_us={} peak_rss_kib={rss_before_shutdown} shutdown_ms={shutdown_ms} \
+         shutdown_ok={}",
+        cpu.user_us,
+        cpu.sys_us,
+        shut.is_ok(),
     );
+    if contender == Contender::Xray {
+        // What xray itself counted as lost, for comparison with the receiver.
+        let _ = write!(out, " self_lost={}", xray_runtime::stats().lost());
+    }
+    println!("{out}");
     Ok(())
 }
 
 // ---------------------------------------------------------------------------
 // Driver
 
-/// A running rotel collector; stopped (by its pid) when dropped.
-struct Collector {
-    child: Child,
-    grpc: SocketAddr,
-    http: SocketAddr,
-    log: PathBuf,
+/// Options that shape the run.
+struct Plan {
+    contenders: Vec<Contender>,
+    protocols: Vec<Transport>,
+    /// `true`: Nagle's algorithm left on at the receiver.
+    receivers: Vec<bool>,
+    cpu_rate: f64,
+    cpu_secs: f64,
+    step_secs: f64,
+    bisect: u32,
+    idle_secs: f64,
+    flush_spans: u64,
+    flush_protocols: Vec<Transport>,
+    skip: Vec<String>,
+    gzip: bool,
+    tls: bool,
+    sigv4: bool,
+    budget: Duration,
 }
 
-impl Collector {
-    fn start(binary: &PathBuf, dir: &std::path::Path) -> Result<Self, String> {
-        let [grpc, http] = free_ports()?;
-        let log = dir.join("rotel.log");
-        let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let mut command = Command::new(binary);
+impl Plan {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let plan = Self {
+            contenders: list(args, "--contenders", "xray,sdk", Contender::parse)?,
+            protocols: list(args, "--protocols", "http,grpc", Transport::parse)?,
+            receivers: list(args, "--receivers", "nagle,nodelay", |s| match s {
+                "nagle" => Some(true),
+                "nodelay" => Some(false),
+                _ => None,
+            })?,
+            cpu_rate: parsed(args, "--cpu-rate", 50_000.0)?,
+            cpu_secs: parsed(args, "--cpu-secs", 4.0)?,
+            step_secs: parsed(args, "--step-secs", 3.0)?,
+            bisect: parsed(args, "--bisect", 5)?,
+            idle_secs: parsed(args, "--idle-secs", 10.0)?,
+            flush_spans: parsed(args, "--flush-spans", 1_000_000)?,
+            flush_protocols: list(args, "--flush-protocols", "http", Transport::parse)?,
+            skip: list(args, "--skip", "", |s| {
+                ["baseline", "cpu", "bisect", "idle", "flush"]
+                    .contains(&s)
+                    .then(|| s.to_owned())
+            })?,
+            gzip: flag(args, "--gzip"),
+            tls: flag(args, "--tls"),
+            sigv4: flag(args, "--sigv4"),
+            budget: Duration::from_secs_f64(parsed(args, "--budget-secs", 360.0)?),
+        };
+        if let Some(unknown) = args.iter().find(|a| {
+            a.starts_with("--")
+                && ![
+                    "--contenders",
+                    "--protocols",
+                    "--receivers",
+                    "--cpu-rate",
+                    "--cpu-secs",
+                    "--step-secs",
+                    "--bisect",
+                    "--idle-secs",
+                    "--flush-spans",
+                    "--flush-protocols",
+                    "--skip",
+                    "--gzip",
+                    "--tls",
+                    "--sigv4",
+                    "--budget-secs",
+                ]
+                .contains(&a.as_str())
+        }) {
+            return Err(format!("unknown option {unknown}"));
+        }
+        Ok(plan)
+    }
+
+    fn runs(&self, what: &str) -> bool {
+        !self.skip.iter().any(|s| s == what)
+    }
+
+    fn options_label(&self) -> String {
+        Secure {
+            gzip: self.gzip,
+            ca_pem: self.tls.then(PathBuf::new),
+            sigv4: self.sigv4,
+        }
+        .label()
+    }
+}
+
+/// A step to run: what the child is told.
+#[derive(Clone, Debug)]
+struct StepSpec {
+    contender: Contender,
+    transport: Transport,
+    receiver: &'static str,
+    endpoint: String,
+    mode: &'static str,
+    rate: f64,
+    secs: f64,
+    spans: u64,
+    gzip: bool,
+    ca_pem: Option<PathBuf>,
+    sigv4: bool,
+}
+
+impl StepSpec {
+    fn options(&self) -> String {
+        Secure {
+            gzip: self.gzip,
+            ca_pem: self.ca_pem.clone(),
+            sigv4: self.sigv4,
+        }
+        .label()
+    }
+
+    /// How long the step may run before it is killed.
+    fn time_limit(&self) -> Duration {
+        Duration::from_secs_f64(self.secs + 60.0)
+            + if self.mode == "flush" {
+                Duration::from_secs(90)
+            } else {
+                Duration::ZERO
+            }
+    }
+
+    fn command(&self) -> Result<Command, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut command = Command::new(exe);
         command
-            .arg("start")
-            .args(["--otlp-grpc-endpoint", &grpc.to_string()])
-            .args(["--otlp-http-endpoint", &http.to_string()])
-            .args(["--exporter", "blackhole"])
-            .arg("--pid-file")
-            .arg(dir.join("rotel.pid"))
-            .arg("--log-file")
-            .arg(dir.join("rotel-daemon.log"))
-            .env("NO_COLOR", "1")
+            .arg("step")
+            .args(["--contender", self.contender.name()])
+            .args(["--protocol", self.transport.name()])
+            .args(["--endpoint", &self.endpoint])
+            .args(["--mode", self.mode])
+            .args(["--rate", &format!("{:.0}", self.rate)])
+            .args(["--secs", &self.secs.to_string()])
+            .args(["--spans", &self.spans.to_string()])
             .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if self.gzip {
+            command.arg("--gzip");
+        }
+        if let Some(ca) = &self.ca_pem {
+            command.arg("--tls").arg(ca);
+        }
+        if self.sigv4 {
+            command.arg("--sigv4");
+        }
+        // Only the batch processor's OTEL_BSP_* settings may come from
+        // outside; no credentials or xray settings of the caller's.
         for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("ROTEL_") {
+            let key_s = key.to_string_lossy();
+            if (key_s.starts_with("OTEL_") && !key_s.starts_with("OTEL_BSP_"))
+                || key_s.starts_with("XRAY_")
+                || key_s.starts_with("AWS_")
+            {
                 command.env_remove(key);
             }
         }
-        let child = command
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let mut collector = Self {
-            child,
-            grpc,
-            http,
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(status)) = collector.child.try_wait() {
-                return Err(format!(
-                    "rotel exited ({status}); log: {}",
-                    collector.log.display()
-                ));
-            }
-            let up = |addr: &SocketAddr| {
-                TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok()
-            };
-            if up(&grpc) && up(&http) {
-                return Ok(collector);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "rotel did not listen on {grpc} and {http} within 15 s; log: {}",
-                    collector.log.display()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if self.mode == "flush" {
+            command
+                .env("OTEL_BSP_MAX_QUEUE_SIZE", "1048576")
+                .env("OTEL_BSP_SCHEDULE_DELAY", "600000")
+                // xray's flush waits for at most this long (its shutdown
+                // timeout): long enough for the receiver to take 1M spans.
+                .env("OTEL_BSP_EXPORT_TIMEOUT", "60000");
         }
-    }
-
-    fn endpoint(&self, protocol: &str) -> String {
-        match protocol {
-            "grpc" => format!("http://{}", self.grpc),
-            _ => format!("http://{}", self.http),
-        }
-    }
-
-    fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        Ok(command)
     }
 }
 
-impl Drop for Collector {
-    fn drop(&mut self) {
-        // `Child::kill` signals this child's pid only.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A step's child process, its output read on two threads.
+struct Running {
+    spec: StepSpec,
+    child: Child,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+    started: Instant,
+    before: Counts,
 }
 
-fn free_ports() -> Result<[SocketAddr; 2], String> {
-    let bind = || TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"));
-    let (a, b) = (bind()?, bind()?);
-    let addr = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
-    Ok([addr(&a)?, addr(&b)?])
+fn read_all(mut from: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = from.read_to_string(&mut text);
+        text
+    })
+}
+
+fn spawn(spec: &StepSpec, receiver: &Receiver) -> Result<Running, String> {
+    let before = receiver.counts();
+    let mut child = spec
+        .command()?
+        .spawn()
+        .map_err(|e| format!("cannot run the step: {e}"))?;
+    let stdout = read_all(child.stdout.take().ok_or("no stdout")?);
+    let stderr = read_all(child.stderr.take().ok_or("no stderr")?);
+    Ok(Running {
+        spec: spec.clone(),
+        child,
+        stdout,
+        stderr,
+        started: Instant::now(),
+        before,
+    })
 }
 
 /// What one step measured.
 #[derive(Clone, Debug)]
 struct Step {
-    protocol: String,
+    spec: StepSpec,
     kind: &'static str,
-    target: f64,
-    produced: u64,
-    secs: f64,
-    lost: u64,
-    peak_rss_kib: u64,
-    shutdown_ms: u64,
+    out: String,
     notes: Vec<String>,
+    failed: bool,
+    got: Counts,
 }
 
 impl Step {
+    fn num(&self, key: &str) -> Option<f64> {
+        self.field(key).and_then(|v| v.parse().ok())
+    }
+
+    fn field(&self, key: &str) -> Option<String> {
+        self.out
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_owned)
+    }
+
+    fn int(&self, key: &str) -> u64 {
+        self.num(key).unwrap_or(0.0) as u64
+    }
+
+    fn produced(&self) -> u64 {
+        self.int("produced")
+    }
+
+    fn secs(&self) -> f64 {
+        self.num("secs").unwrap_or(0.0)
+    }
+
     fn rate(&self) -> f64 {
-        if self.secs > 0.0 {
-            self.produced as f64 / self.secs
+        let secs = self.secs();
+        if secs > 0.0 {
+            self.produced() as f64 / secs
         } else {
             0.0
         }
+    }
+
+    fn received(&self) -> u64 {
+        self.got.spans
+    }
+
+    fn lost(&self) -> u64 {
+        if self.failed {
+            return self.produced().max(1);
+        }
+        self.produced().saturating_sub(self.received())
     }
 
     fn lossless(&self) -> bool {
-        self.lost == 0
+        !self.failed && self.lost() == 0 && self.produced() > 0
+    }
+
+    fn cpu_us(&self) -> u64 {
+        self.int("cpu_user_us") + self.int("cpu_sys_us")
+    }
+
+    /// CPU time of the whole process per span the receiver got (per
+    /// call made, for the baseline, which sends nothing).
+    fn cpu_ns_per_span(&self) -> Option<f64> {
+        let spans = if self.spec.contender == Contender::None {
+            self.produced()
+        } else {
+            self.received()
+        };
+        (spans > 0).then(|| self.cpu_us() as f64 * 1e3 / spans as f64)
     }
 }
 
-fn field(out: &str, key: &str) -> Option<String> {
-    out.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-        .map(str::to_owned)
-}
-
-fn run_step(
-    protocol: &str,
-    endpoint: &str,
-    kind: &'static str,
-    target: f64,
-    secs: f64,
-) -> Result<Step, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut command = Command::new(exe);
-    command
-        .arg("step")
-        .args(["--protocol", protocol, "--endpoint", endpoint])
-        .args([
-            "--rate",
-            &format!("{target:.0}"),
-            "--secs",
-            &secs.to_string(),
-        ])
-        .stdin(Stdio::null());
-    // Only the batch processor's OTEL_BSP_* settings may come from outside.
-    for (key, _) in std::env::vars_os() {
-        let key_s = key.to_string_lossy();
-        if key_s.starts_with("OTEL_") && !key_s.starts_with("OTEL_BSP_") {
-            command.env_remove(key);
+impl Running {
+    /// Waits for the child (killing it past its time limit), then for the
+    /// receiver's count to settle.
+    fn finish(mut self, receiver: &Receiver, kind: &'static str) -> Step {
+        let limit = self.spec.time_limit();
+        let mut notes = Vec::new();
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if self.started.elapsed() > limit => {
+                    // `Child::kill` signals this child's pid only.
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    notes.push(format!("killed after {} s", limit.as_secs()));
+                    break None;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Err(err) => {
+                    notes.push(format!("wait: {err}"));
+                    break None;
+                }
+            }
+        };
+        let out = self.stdout.join().unwrap_or_default();
+        let err = self.stderr.join().unwrap_or_default();
+        notes.extend(
+            err.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
+        let failed = !status.is_some_and(|s| s.success());
+        if let Some(status) = status.filter(|s| !s.success()) {
+            notes.push(format!("step exited with {status}"));
+        }
+        let got = settle(receiver).since(&self.before);
+        Step {
+            spec: self.spec,
+            kind,
+            out: out.lines().last().unwrap_or_default().to_owned(),
+            notes,
+            failed,
+            got,
         }
     }
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot run the step: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        return Err(format!(
-            "step failed ({}):\n{stdout}{stderr}",
-            output.status
-        ));
+}
+
+/// The receiver's counts once they stop changing (requests the step sent
+/// before it exited may still be in the receiver's hands), at most 2 s.
+fn settle(receiver: &Receiver) -> Counts {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut last = receiver.counts();
+    let mut stable_since = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(25));
+        let now = receiver.counts();
+        if now != last {
+            last = now;
+            stable_since = Instant::now();
+        } else if stable_since.elapsed() >= Duration::from_millis(150) {
+            return now;
+        }
+        if Instant::now() > deadline {
+            return now;
+        }
     }
-    let number = |key: &str| field(&stdout, key).and_then(|v| v.parse::<f64>().ok());
-    let notes: Vec<String> = stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
-    Ok(Step {
-        protocol: protocol.to_owned(),
-        kind,
-        target,
-        produced: number("produced").unwrap_or(0.0) as u64,
-        secs: number("secs").unwrap_or(0.0),
-        lost: number("lost").unwrap_or(0.0) as u64,
-        peak_rss_kib: number("peak_rss_kib").unwrap_or(0.0) as u64,
-        shutdown_ms: number("shutdown_ms").unwrap_or(0.0) as u64,
-        notes,
-    })
+}
+
+fn run(spec: &StepSpec, receiver: &Receiver, kind: &'static str) -> Result<Step, String> {
+    let step = spawn(spec, receiver)?.finish(receiver, kind);
+    print_step(&step);
+    Ok(step)
 }
 
 fn print_step(s: &Step) {
-    let target = if s.target > 0.0 {
-        format!("{:.0}/s", s.target)
-    } else {
-        "max".to_owned()
+    let what = match s.kind {
+        "idle" => format!(
+            "idle {:.1} s: {:.3} ms CPU/s",
+            s.secs(),
+            s.int("idle_cpu_us") as f64 / 1e3 / s.secs().max(1e-9)
+        ),
+        "flush" => format!(
+            "flush {} spans ({} pending): call {:.0} ms, drained {:.0} ms, CPU {:.0} ms; received {}",
+            s.produced(),
+            s.int("pending_at_flush"),
+            s.num("flush_ms").unwrap_or(0.0),
+            s.num("drained_ms").unwrap_or(0.0),
+            (s.int("flush_cpu_user_us") + s.int("flush_cpu_sys_us")) as f64 / 1e3,
+            s.received()
+        ),
+        _ => format!(
+            "{:<6} target {:>9} made {:>9} = {:>9.0}/s  received {:>9} lost {:>9} ({:>5.1}%)  CPU {:>6.0} ms = {} ns/span",
+            s.kind,
+            if s.spec.rate > 0.0 {
+                format!("{:.0}/s", s.spec.rate)
+            } else {
+                "max".to_owned()
+            },
+            s.produced(),
+            s.rate(),
+            s.received(),
+            s.lost(),
+            100.0 * s.lost() as f64 / s.produced().max(1) as f64,
+            s.cpu_us() as f64 / 1e3,
+            s.cpu_ns_per_span()
+                .map_or("-".to_owned(), |v| format!("{v:.0}")),
+        ),
     };
     println!(
-        "{:<5} {:<7} target {:>10}  made {:>9} in {:.2}s = {:>9.0} spans/s  lost {:>8} ({:>5.1}%)  peak RSS {:>6} KiB  shutdown {} ms",
-        s.protocol,
-        s.kind,
-        target,
-        s.produced,
-        s.secs,
-        s.rate(),
-        s.lost,
-        if s.produced > 0 {
-            100.0 * s.lost as f64 / s.produced as f64
-        } else {
-            0.0
-        },
-        s.peak_rss_kib,
-        s.shutdown_ms
+        "{:<4} {:<4} {:<7} {what}",
+        s.spec.contender.name(),
+        s.spec.transport.name(),
+        s.spec.receiver
     );
-    for note in &s.notes {
+    for note in s.notes.iter().take(5) {
         println!("        stderr: {note}");
     }
 }
 
-fn drive(args: &[String]) -> Result<(), String> {
-    let step_secs: f64 = parsed(args, "--step-secs", 3.0)?;
-    let bisect: u32 = parsed(args, "--bisect", 5)?;
-    let budget = Duration::from_secs_f64(parsed(args, "--budget-secs", 55.0)?);
-    let protocols: Vec<String> = option(args, "--protocols")
-        .unwrap_or("grpc,http")
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    if let Some(bad) = protocols.iter().find(|p| *p != "grpc" && *p != "http") {
-        return Err(format!("unknown protocol {bad:?} (grpc, http)"));
-    }
+/// Seconds used so far, and whether `cost` more still fits.
+struct Budget {
+    started: Instant,
+    limit: Duration,
+    skipped: Vec<String>,
+}
 
-    let binary = std::env::var_os("XRAY_ROTEL_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir().join("tools").join("rotel-agent"));
-    if !binary.exists() {
-        return Err(format!(
-            "no collector at {}: run `bash tests/collector/install-rotel.sh` (or set XRAY_ROTEL_BIN)",
-            binary.display()
-        ));
-    }
-    let dir = results_dir().join("rotel");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-
-    let started = Instant::now();
-    let mut collector = Collector::start(&binary, &dir)?;
-    println!(
-        "rotel pid {} (blackhole exporter): OTLP/gRPC {}, OTLP/HTTP {}; {step_secs} s per step",
-        collector.child.id(),
-        collector.grpc,
-        collector.http
-    );
-    // A step costs its duration plus process start and shutdown.
-    let step_cost = Duration::from_secs_f64(step_secs + 1.0);
-    let fits = |steps_left: u32| started.elapsed() + step_cost * steps_left <= budget;
-
-    let mut steps: Vec<Step> = Vec::new();
-    let mut summary = String::new();
-    for (i, protocol) in protocols.iter().enumerate() {
-        // Split what is left of the budget between the remaining protocols.
-        let left = u32::try_from(protocols.len() - i).unwrap_or(1);
-        if !fits(left) {
-            println!("{protocol}: skipped, out of time budget");
-            continue;
+impl Budget {
+    fn fits(&mut self, cost: f64, what: impl FnOnce() -> String) -> bool {
+        let fits = self.started.elapsed() + Duration::from_secs_f64(cost) <= self.limit;
+        if !fits {
+            let what = what();
+            println!("skipped (time budget): {what}");
+            self.skipped.push(what);
         }
-        let endpoint = collector.endpoint(protocol);
-        let max = run_step(protocol, &endpoint, "max", 0.0, step_secs)?;
-        print_step(&max);
-        steps.push(max.clone());
+        fits
+    }
+}
 
-        // Bisect between the fastest loss-free and the slowest lossy rate.
-        let mut ok: Option<Step> = max.lossless().then(|| max.clone());
-        let mut lossy: Option<Step> = (!max.lossless()).then(|| max.clone());
-        if lossy.is_some() {
-            // What the exporter delivered while the producer ran flat out:
-            // loss must begin near that rate. Test just below it first; halve
-            // while steps lose spans; once a loss-free step is measured,
-            // bisect (geometrically) between it and the slowest lossy step.
-            let delivered = max.produced.saturating_sub(max.lost) as f64 / max.secs.max(1e-9);
-            let mut lo: Option<f64> = None;
-            let mut hi = max.rate();
-            for k in 0..bisect {
-                let remaining_after =
-                    u32::try_from(protocols.len() - i - 1).unwrap_or(0) * (1 + bisect);
-                if !fits(1 + remaining_after) {
-                    println!("{protocol}: bisection stopped, out of time budget");
-                    break;
-                }
-                let target = match lo {
-                    _ if k == 0 => 0.9 * delivered.max(1.0),
-                    None => hi / 2.0,
-                    Some(lo) => (lo * hi).sqrt(),
-                };
-                let s = run_step(protocol, &endpoint, "bisect", target, step_secs)?;
-                print_step(&s);
-                // A step that could not reach its target rate is judged at
-                // the rate it reached.
-                if s.lossless() {
-                    lo = Some(target.min(s.rate()));
-                    if ok.as_ref().is_none_or(|o| s.rate() > o.rate()) {
-                        ok = Some(s.clone());
-                    }
-                } else {
-                    hi = target;
-                    if lossy.as_ref().is_none_or(|l| s.rate() < l.rate()) {
-                        lossy = Some(s.clone());
-                    }
-                }
-                steps.push(s);
+/// A step's cost besides its duration: process start, init, shutdown,
+/// settling.
+const STEP_OVERHEAD: f64 = 1.0;
+
+fn drive(args: &[String]) -> Result<(), String> {
+    let plan = Plan::parse(args)?;
+    let dir = results_dir();
+    let tls_dir = dir.join("tls");
+    let mut specs = Vec::new();
+    for &transport in &plan.protocols {
+        for &nagle in &plan.receivers {
+            specs.push((transport, nagle));
+        }
+    }
+    for &transport in &plan.flush_protocols {
+        if !specs.contains(&(transport, false)) {
+            specs.push((transport, false));
+        }
+    }
+    let receivers = Receivers::start(&specs, plan.tls.then_some(tls_dir.as_path()))?;
+    let ca_pem = receivers.ca_pem().map(|p| p.to_path_buf());
+    for r in receivers.list() {
+        println!(
+            "receiver {} {}: {}",
+            r.transport().name(),
+            r.name(),
+            r.endpoint()
+        );
+    }
+    println!("options: {}", plan.options_label());
+    let mut budget = Budget {
+        started: Instant::now(),
+        limit: plan.budget,
+        skipped: Vec::new(),
+    };
+    let spec_for = |contender: Contender, receiver: &Receiver, mode: &'static str| StepSpec {
+        contender,
+        transport: receiver.transport(),
+        receiver: receiver.name(),
+        endpoint: receiver.endpoint(),
+        mode,
+        rate: 0.0,
+        secs: plan.step_secs,
+        spans: plan.flush_spans,
+        gzip: plan.gzip,
+        ca_pem: ca_pem.clone(),
+        sigv4: plan.sigv4 && receiver.transport() == Transport::Http,
+    };
+
+    // Idle first, every contender and protocol side by side (a process's
+    // CPU time is its own; nothing else runs meanwhile).
+    let mut idle = Vec::new();
+    if plan.runs("idle") && budget.fits(plan.idle_secs + STEP_OVERHEAD, || "idle".into()) {
+        let mut running = Vec::new();
+        for &transport in &plan.protocols {
+            let receiver = receivers
+                .find(transport, false)
+                .or_else(|| receivers.list().iter().find(|r| r.transport() == transport))
+                .ok_or("no receiver")?;
+            for &contender in &plan.contenders {
+                let mut spec = spec_for(contender, receiver, "idle");
+                spec.secs = plan.idle_secs;
+                running.push((spawn(&spec, receiver)?, receiver));
             }
         }
-        if !collector.running() {
-            return Err(format!(
-                "rotel stopped during the {protocol} steps; log: {}",
-                collector.log.display()
-            ));
+        for (run, receiver) in running {
+            let step = run.finish(receiver, "idle");
+            print_step(&step);
+            idle.push(step);
         }
-        let _ = writeln!(
-            summary,
-            "{protocol}: producer max {:.0} spans/s ({} lost of {}); highest loss-free rate {}; lowest lossy rate {}; peak RSS max {} KiB",
-            max.rate(),
-            max.lost,
-            max.produced,
-            ok.as_ref().map_or("none measured".to_owned(), |s| format!(
-                "{:.0} spans/s",
-                s.rate()
-            )),
-            lossy.as_ref().map_or(
-                "none (no loss at the producer's max)".to_owned(),
-                |s| format!(
-                    "{:.0} spans/s ({:.1}% lost)",
-                    s.rate(),
-                    100.0 * s.lost as f64 / s.produced.max(1) as f64
-                )
-            ),
-            steps
-                .iter()
-                .filter(|s| &s.protocol == protocol)
-                .map(|s| s.peak_rss_kib)
-                .max()
-                .unwrap_or(0),
+    }
+
+    // The floor of a CPU step: the same loop without tracing.
+    let mut steps: Vec<Step> = Vec::new();
+    if plan.runs("baseline")
+        && plan.runs("cpu")
+        && budget.fits(plan.cpu_secs + STEP_OVERHEAD, || "baseline".into())
+    {
+        let receiver = &receivers.list()[0];
+        let mut spec = spec_for(Contender::None, receiver, "rate");
+        spec.receiver = "-";
+        spec.gzip = false;
+        spec.ca_pem = None;
+        spec.sigv4 = false;
+        spec.rate = plan.cpu_rate;
+        spec.secs = plan.cpu_secs;
+        steps.push(run(&spec, receiver, "baseline")?);
+    }
+
+    // Fixed-rate CPU steps and bisections, contenders interleaved.
+    for &transport in &plan.protocols {
+        for &nagle in &plan.receivers {
+            let receiver = receivers.find(transport, nagle).ok_or("receiver missing")?;
+            for &contender in &plan.contenders {
+                let label = || {
+                    format!(
+                        "{} {} {}",
+                        contender.name(),
+                        transport.name(),
+                        receiver.name()
+                    )
+                };
+                if plan.runs("cpu")
+                    && budget.fits(plan.cpu_secs + STEP_OVERHEAD, || format!("cpu {}", label()))
+                {
+                    let mut spec = spec_for(contender, receiver, "rate");
+                    spec.rate = plan.cpu_rate;
+                    spec.secs = plan.cpu_secs;
+                    steps.push(run(&spec, receiver, "cpu")?);
+                }
+                if plan.runs("bisect") {
+                    bisect(
+                        &plan,
+                        &spec_for(contender, receiver, "rate"),
+                        receiver,
+                        &mut budget,
+                        &mut steps,
+                    )?;
+                }
+            }
+        }
+    }
+
+    // Flushing a million pending spans.
+    let mut flushes = Vec::new();
+    if plan.runs("flush") {
+        for &transport in &plan.flush_protocols {
+            let receiver = receivers.find(transport, false).ok_or("receiver missing")?;
+            for &contender in &plan.contenders {
+                // Making 1M SDK spans and exporting them takes ~15 s.
+                if budget.fits(15.0 + STEP_OVERHEAD, || {
+                    format!("flush {} {}", contender.name(), transport.name())
+                }) {
+                    let spec = spec_for(contender, receiver, "flush");
+                    flushes.push(run(&spec, receiver, "flush")?);
+                }
+            }
+        }
+    }
+
+    let total = budget.started.elapsed().as_secs_f64();
+    println!("\ntotal {total:.1} s");
+    summarize(&steps);
+    write_results(&dir, &plan, &steps, &idle, &flushes, &budget, total)
+}
+
+/// Flat out, then bisection between the fastest loss-free rate and the
+/// slowest lossy one.
+fn bisect(
+    plan: &Plan,
+    base: &StepSpec,
+    receiver: &Receiver,
+    budget: &mut Budget,
+    steps: &mut Vec<Step>,
+) -> Result<(), String> {
+    let label = || {
+        format!(
+            "bisect {} {} {}",
+            base.contender.name(),
+            base.transport.name(),
+            base.receiver
+        )
+    };
+    if !budget.fits(plan.step_secs + STEP_OVERHEAD, label) {
+        return Ok(());
+    }
+    let max = run(base, receiver, "max")?;
+    steps.push(max.clone());
+    if max.lossless() {
+        // The producer, not the export path, set the pace.
+        return Ok(());
+    }
+    // What the receiver got while the producer ran flat out: loss must
+    // begin near that rate. Test just below it first; halve while steps
+    // lose spans; once a loss-free step is measured, bisect (geometrically)
+    // between it and the slowest lossy step.
+    let delivered = max.received() as f64 / max.secs().max(1e-9);
+    if delivered < 1.0 {
+        println!("        nothing delivered flat out: no bisection");
+        return Ok(());
+    }
+    let mut lo: Option<f64> = None;
+    let mut hi = max.rate();
+    for k in 0..plan.bisect {
+        if !budget.fits(plan.step_secs + STEP_OVERHEAD, label) {
+            break;
+        }
+        let target = match lo {
+            _ if k == 0 => 0.9 * delivered,
+            None => hi / 2.0,
+            Some(lo) => (lo * hi).sqrt(),
+        };
+        let mut spec = base.clone();
+        spec.rate = target;
+        let s = run(&spec, receiver, "bisect")?;
+        // A step that could not reach its target rate is judged at the
+        // rate it reached.
+        if s.lossless() {
+            lo = Some(target.min(s.rate()));
+        } else {
+            hi = target;
+        }
+        steps.push(s);
+    }
+    Ok(())
+}
+
+/// The highest loss-free rate measured for each series.
+fn summarize(steps: &[Step]) {
+    let mut seen: Vec<(Contender, Transport, &str)> = Vec::new();
+    for s in steps.iter().filter(|s| s.spec.contender != Contender::None) {
+        let key = (s.spec.contender, s.spec.transport, s.spec.receiver);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let series: Vec<&Step> = steps
+            .iter()
+            .filter(|t| (t.spec.contender, t.spec.transport, t.spec.receiver) == key)
+            .collect();
+        let ok = series
+            .iter()
+            .filter(|t| t.kind != "cpu" && t.lossless())
+            .map(|t| t.rate())
+            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+        let cpu = series
+            .iter()
+            .find(|t| t.kind == "cpu")
+            .and_then(|t| t.cpu_ns_per_span());
+        println!(
+            "{:<4} {:<4} {:<7} loss-free {:>10}  CPU/span {:>8}",
+            key.0.name(),
+            key.1.name(),
+            key.2,
+            ok.map_or("-".to_owned(), |r| format!("{r:.0}/s")),
+            cpu.map_or("-".to_owned(), |c| format!("{c:.0} ns")),
         );
     }
-    drop(collector);
-    println!("\n{summary}total {:.1} s", started.elapsed().as_secs_f64());
+}
 
-    let path = results_dir().join("throughput.tsv");
+fn clean(note: &str) -> String {
+    note.replace(['\t', '\n', '\r'], " ")
+}
+
+fn notes(s: &Step) -> String {
+    let joined = s
+        .notes
+        .iter()
+        .map(|n| clean(n))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    joined.chars().take(400).collect()
+}
+
+fn write_results(
+    dir: &std::path::Path,
+    plan: &Plan,
+    steps: &[Step],
+    idle: &[Step],
+    flushes: &[Step],
+    budget: &Budget,
+    total: f64,
+) -> Result<(), String> {
+    let write = |name: &str, text: String| -> Result<PathBuf, String> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    };
+    let ms = |us: u64| format!("{:.3}", us as f64 / 1e3);
+
     let mut tsv = String::from(
-        "protocol\tkind\ttarget_per_s\tproduced\tsecs\trate_per_s\tlost\tpeak_rss_kib\tshutdown_ms\n",
+        "contender\tprotocol\treceiver\toptions\tkind\ttarget_per_s\tproduced\tsecs\trate_per_s\t\
+         received\tlost\trequests\twire_bytes\tbody_bytes\tgzip_requests\tsigned_requests\t\
+         rejected_requests\ttls_failures\tcpu_user_ms\tcpu_sys_ms\tinit_cpu_ms\tcpu_ns_per_span\t\
+         peak_rss_kib\tshutdown_ms\tself_lost\tthread_cpu_ms\tnotes\n",
     );
-    for s in &steps {
+    for s in steps {
+        let protocol = if s.spec.contender == Contender::None {
+            "-"
+        } else {
+            s.spec.transport.name()
+        };
         let _ = writeln!(
             tsv,
-            "{}\t{}\t{:.0}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}",
-            s.protocol,
+            "{}\t{}\t{}\t{}\t{}\t{:.0}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            s.spec.contender.name(),
+            protocol,
+            s.spec.receiver,
+            s.spec.options(),
             s.kind,
-            s.target,
-            s.produced,
-            s.secs,
+            s.spec.rate,
+            s.produced(),
+            s.secs(),
             s.rate(),
-            s.lost,
-            s.peak_rss_kib,
-            s.shutdown_ms
+            s.received(),
+            s.lost(),
+            s.got.requests,
+            s.got.wire_bytes,
+            s.got.body_bytes,
+            s.got.gzip,
+            s.got.signed,
+            s.got.rejected,
+            s.got.tls_failures,
+            ms(s.int("cpu_user_us")),
+            ms(s.int("cpu_sys_us")),
+            ms(s.int("init_cpu_us")),
+            s.cpu_ns_per_span()
+                .map_or(String::new(), |v| format!("{v:.1}")),
+            s.int("peak_rss_kib"),
+            s.int("shutdown_ms"),
+            s.num("self_lost")
+                .map_or(String::new(), |v| format!("{v:.0}")),
+            s.field("threads").unwrap_or_default(),
+            notes(s),
         );
     }
-    std::fs::write(&path, tsv).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("written: {}", path.display());
-    io::stdout().flush().map_err(|e| e.to_string())
+    let mut written = vec![write("export-steps.tsv", tsv)?];
+
+    let mut tsv = String::from(
+        "contender\tprotocol\treceiver\toptions\tsecs\tidle_cpu_ms\tcpu_ms_per_s\tinit_cpu_ms\t\
+         total_cpu_ms\tpeak_rss_kib\tnotes\n",
+    );
+    for s in idle {
+        let idle_us = s.int("idle_cpu_us");
+        let _ = writeln!(
+            tsv,
+            "{}\t{}\t{}\t{}\t{:.3}\t{}\t{:.4}\t{}\t{}\t{}\t{}",
+            s.spec.contender.name(),
+            s.spec.transport.name(),
+            s.spec.receiver,
+            s.spec.options(),
+            s.secs(),
+            ms(idle_us),
+            idle_us as f64 / 1e3 / s.secs().max(1e-9),
+            ms(s.int("init_cpu_us")),
+            ms(s.cpu_us()),
+            s.int("peak_rss_kib"),
+            notes(s),
+        );
+    }
+    written.push(write("export-idle.tsv", tsv)?);
+
+    let mut tsv = String::from(
+        "contender\tprotocol\treceiver\toptions\tspans\tmake_secs\tpending_at_flush\tflush_ms\t\
+         flush_ok\tdrained_ms\tflush_cpu_user_ms\tflush_cpu_sys_ms\treceived\tlost\trequests\t\
+         peak_rss_kib\tnotes\n",
+    );
+    for s in flushes {
+        let _ = writeln!(
+            tsv,
+            "{}\t{}\t{}\t{}\t{}\t{:.3}\t{}\t{:.1}\t{}\t{:.1}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            s.spec.contender.name(),
+            s.spec.transport.name(),
+            s.spec.receiver,
+            s.spec.options(),
+            s.produced(),
+            s.num("make_secs").unwrap_or(0.0),
+            s.int("pending_at_flush"),
+            s.num("flush_ms").unwrap_or(0.0),
+            s.out.contains("flush_ok=true"),
+            s.num("drained_ms").unwrap_or(0.0),
+            ms(s.int("flush_cpu_user_us")),
+            ms(s.int("flush_cpu_sys_us")),
+            s.received(),
+            s.lost(),
+            s.got.requests,
+            s.int("peak_rss_kib"),
+            notes(s),
+        );
+    }
+    written.push(write("export-flush.tsv", tsv)?);
+
+    let mut tsv = String::from("key\tvalue\n");
+    let contenders: Vec<&str> = plan.contenders.iter().map(|c| c.name()).collect();
+    let protocols: Vec<&str> = plan.protocols.iter().map(|p| p.name()).collect();
+    let receivers: Vec<&str> = plan
+        .receivers
+        .iter()
+        .map(|&n| if n { "nagle" } else { "nodelay" })
+        .collect();
+    for (key, value) in [
+        ("options", plan.options_label()),
+        ("contenders", contenders.join(",")),
+        ("protocols", protocols.join(",")),
+        ("receivers", receivers.join(",")),
+        ("cpu_rate", format!("{:.0}", plan.cpu_rate)),
+        ("cpu_secs", plan.cpu_secs.to_string()),
+        ("step_secs", plan.step_secs.to_string()),
+        ("bisect", plan.bisect.to_string()),
+        ("idle_secs", plan.idle_secs.to_string()),
+        ("flush_spans", plan.flush_spans.to_string()),
+        ("total_secs", format!("{total:.1}")),
+        ("skipped", budget.skipped.join("; ")),
+    ] {
+        let _ = writeln!(tsv, "{key}\t{}", clean(&value));
+    }
+    written.push(write("export-run.tsv", tsv)?);
+    for path in written {
+        println!("written: {}", path.display());
+    }
+    std::io::stdout().flush().map_err(|e| e.to_string())
 }
