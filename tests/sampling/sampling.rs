@@ -263,23 +263,28 @@ fn sampled_counts_stay_within_the_reservoir_and_the_fixed_rate() {
     assert_eq!(by_rule, reservoir, "each sampled root names its rule");
 }
 
-/// An axum service traced by `XrayLayer`, on a free port.
+/// The shop's routes, traced by `XrayLayer`, on a free port.
 fn serve() -> (tokio::runtime::Runtime, String) {
-    use axum::Router;
     use axum::routing::get;
+    serve_routes(
+        axum::Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .route(
+                "/api/orders",
+                get(|| async { "[]" }).post(|| async { "created" }),
+            )
+            .route("/other", get(|| async { "other" })),
+    )
+}
+
+/// `app`, traced by `XrayLayer`, on a free port.
+fn serve_routes(app: axum::Router) -> (tokio::runtime::Runtime, String) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a runtime");
-    let app = Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route(
-            "/api/orders",
-            get(|| async { "[]" }).post(|| async { "created" }),
-        )
-        .route("/other", get(|| async { "other" }))
-        .layer(xray_runtime::XrayLayer::new());
+    let app = app.layer(xray_runtime::XrayLayer::new());
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("a port");
@@ -308,7 +313,7 @@ fn send(
                 request = request.header("X-Amzn-Trace-Id", header);
             }
             let response = request.send().await.expect("the service answers");
-            assert!(response.status().is_success());
+            assert!(response.status().is_success() || response.status().is_server_error());
             answer = response
                 .headers()
                 .get("X-Amzn-Trace-Id")
@@ -581,9 +586,10 @@ fn a_proxy_that_is_down_or_answers_garbage_is_said_once_and_recovered_from() {
     );
     assert!(failed[1].contains("answers again"), "{run}");
     let roots = app_roots(&run, started);
+    // (Answers in `garbage` mode are 200s too.)
     let fetched = calls(&api, "/GetSamplingRules")
         .iter()
-        .filter(|r| r["status"] == 200)
+        .filter(|r| r["status"] == 200 && r["mode"] == "ok")
         .map(|r| r["time"].as_f64().unwrap_or(0.0) - started)
         .next()
         .expect("the rules were fetched once the API was back");
@@ -594,7 +600,7 @@ fn a_proxy_that_is_down_or_answers_garbage_is_said_once_and_recovered_from() {
     // Until then the local default rule decided (1 a second and 5%);
     // after, every root, by the rule from X-Ray.
     let before: Vec<_> = roots.iter().filter(|r| r.0 < fetched - 0.2).collect();
-    let after: Vec<_> = roots.iter().filter(|r| r.0 > fetched + 0.2).collect();
+    let after: Vec<_> = roots.iter().filter(|r| r.0 > fetched + 0.5).collect();
     let windows = (fetched - 0.2).max(0.0);
     assert!(
         (before.len() as f64) < 2.0 * windows + 0.15 * 100.0 * windows + 10.0,
@@ -603,7 +609,7 @@ fn a_proxy_that_is_down_or_answers_garbage_is_said_once_and_recovered_from() {
     );
     assert!(before.iter().all(|r| r.2 == "Default"), "{before:?}");
     // (A root every 10 ms at most; at least 30 a second even on a busy machine.)
-    let expected_after = ((12.0 - fetched - 0.5) * 30.0) as usize;
+    let expected_after = ((12.0 - fetched - 1.0) * 30.0) as usize;
     assert!(
         after.len() >= expected_after,
         "{} sampled after the rules came",
@@ -810,4 +816,197 @@ fn statistics_have_the_shape_the_python_sdk_sends_and_rules_pick_alike() {
         names
     };
     assert_eq!(names(&our_docs), names(&python_docs));
+}
+
+#[traced]
+async fn load_cart() {}
+
+/// Routes that succeed, fail and are slow, each with a child span.
+fn anomalous_routes() -> axum::Router {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/ok",
+            get(|| async {
+                load_cart().await;
+                "ok"
+            }),
+        )
+        .route(
+            "/fail",
+            get(|| async {
+                load_cart().await;
+                (StatusCode::INTERNAL_SERVER_ERROR, "failed")
+            }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                load_cart().await;
+                tokio::time::sleep(Duration::from_millis(80)).await;
+                "slow"
+            }),
+        )
+}
+
+#[test]
+fn sampled_out_traces_that_end_in_an_anomaly_are_captured_whole_within_the_limit() {
+    let dir = scratch("capture");
+    let file = write(
+        &dir,
+        "rules.json",
+        &json!({"version": 2, "default": {"fixed_target": 0, "rate": 0.0}}),
+    );
+    let adaptive = json!({
+        "version": 1.0,
+        "anomalyConditions": [
+            {"errorCodeRegex": "^5\\d\\d$", "usage": "anomaly-trace-capture"},
+            {"highLatencyMs": 50, "operations": ["GET /slow"], "usage": "both"}
+        ],
+        "anomalyCaptureLimit": {"anomalyTracesPerSecond": 2}
+    });
+    let capture = capture_config(
+        Config::new()
+            .service_name("shop")
+            .sampler(SamplerKind::Xray)
+            .xray_sampling(
+                XraySampling::new()
+                    .local_only()
+                    .rules_file(&file)
+                    .adaptive(adaptive.to_string()),
+            ),
+    );
+    let (runtime, base) = serve_routes(anomalous_routes());
+    let client = reqwest::Client::new();
+    // A caller that asks is told the trace was not sampled, even while it
+    // is held for capture.
+    let root = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8";
+    let told = send(
+        &runtime,
+        &client,
+        "GET",
+        &format!("{base}/ok"),
+        1,
+        Some(&format!("{root};Sampled=?")),
+    );
+    assert!(told.is_some_and(|h| h.ends_with("Sampled=0")));
+    send(&runtime, &client, "GET", &format!("{base}/ok"), 10, None);
+    let started = Instant::now();
+    send(&runtime, &client, "GET", &format!("{base}/fail"), 10, None);
+    let burst = started.elapsed();
+    thread::sleep(Duration::from_millis(1100));
+    send(&runtime, &client, "GET", &format!("{base}/slow"), 1, None);
+
+    let spans = capture.spans();
+    let servers: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name.starts_with("GET "))
+        .collect();
+    let by_path = |path: &str| -> Vec<xray_runtime::testing::FinishedSpan> {
+        servers
+            .iter()
+            .filter(|s| s.attr_str("url.path") == Some(path))
+            .map(|s| (*s).clone())
+            .collect()
+    };
+    assert!(
+        by_path("/ok").is_empty(),
+        "no anomaly, not captured: {servers:#?}"
+    );
+    let failed = by_path("/fail");
+    // Two a second; the burst may straddle a second.
+    let limit = if burst < Duration::from_millis(900) {
+        2..=4
+    } else {
+        2..=6
+    };
+    assert!(
+        limit.contains(&failed.len()),
+        "{} of 10 failures captured in {burst:?}",
+        failed.len()
+    );
+    let slow = by_path("/slow");
+    assert_eq!(slow.len(), 1, "a slow request is an anomaly too");
+    // Captured whole: each captured trace has its child span, and nothing
+    // of the traces that were let go is exported.
+    for server in failed.iter().chain(&slow) {
+        assert!(server.attr_i64("http.response.status_code").is_some());
+        let children = capture.children(server);
+        assert_eq!(children.len(), 1, "{server:#?}");
+        assert_eq!(children[0].name, "load_cart");
+        assert_eq!(server.attr_str(SAMPLING_RULE_KEY), Some("Default"));
+    }
+    assert_eq!(spans.len(), 2 * (failed.len() + 1), "{spans:#?}");
+    drop(capture);
+}
+
+#[test]
+fn anomalies_are_reported_for_sampling_boosts_and_a_boost_raises_the_rate() {
+    let dir = scratch("boost");
+    let mut api_rule = rule("api", 1, 0.0, 0, json!({"URLPath": "/*"}));
+    api_rule["SamplingRateBoost"] = json!({"MaxRate": 1.0, "CooldownWindowMinutes": 1});
+    let api = sampling_api(
+        &dir,
+        &json!([api_rule, rule("Default", 10000, 0.0, 0, json!({}))]),
+    );
+    // X-Ray answers the first statistics with a boost to 100%.
+    api.control(
+        "/_control/targets",
+        &json!({"api": {"SamplingBoost": {"BoostRate": 1.0, "BoostRateTTL": 60}}}).to_string(),
+        None,
+    );
+    let capture = capture_config(
+        Config::new()
+            .service_name("shop")
+            .sampler(SamplerKind::Xray)
+            .xray_sampling(
+                XraySampling::new().endpoint(format!("http://127.0.0.1:{}", api.port())),
+            ),
+    );
+    let (runtime, base) = serve_routes(anomalous_routes());
+    let client = reqwest::Client::new();
+    assert!(
+        wait_for(Duration::from_secs(10), || calls(&api, "/GetSamplingRules")
+            .iter()
+            .any(|r| r["status"] == 200)),
+        "rules fetched"
+    );
+    thread::sleep(Duration::from_millis(300));
+    send(&runtime, &client, "GET", &format!("{base}/ok"), 20, None);
+    send(&runtime, &client, "GET", &format!("{base}/fail"), 10, None);
+    assert!(
+        capture.spans().is_empty(),
+        "rate 0 and no reservoir: nothing sampled yet"
+    );
+    assert!(
+        wait_for(Duration::from_secs(15), || !calls(&api, "/SamplingTargets")
+            .is_empty()),
+        "no statistics"
+    );
+    let report = calls(&api, "/SamplingTargets")[0]["body"].clone();
+    let boosts = report["SamplingBoostStatisticsDocuments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(boosts.len(), 1, "{report}");
+    let boost = &boosts[0];
+    assert_eq!(boost["RuleName"], "api");
+    assert_eq!(boost["ServiceName"], "shop");
+    assert_eq!(boost["TotalCount"], 30, "{boost}");
+    assert_eq!(
+        boost["AnomalyCount"], 10,
+        "5xx are anomalies by default: {boost}"
+    );
+    assert_eq!(boost["SampledAnomalyCount"], 0, "{boost}");
+    // The boost from the answer raises the rate: requests are sampled now.
+    thread::sleep(Duration::from_millis(300));
+    send(&runtime, &client, "GET", &format!("{base}/ok"), 5, None);
+    let sampled: Vec<_> = capture
+        .spans()
+        .into_iter()
+        .filter(|s| s.attr_str("url.path") == Some("/ok"))
+        .collect();
+    assert_eq!(sampled.len(), 5, "boosted to 100%");
+    drop(capture);
 }

@@ -44,7 +44,17 @@ pub(crate) struct Extra {
     /// A name and kind decided at run time (`Span`), instead of the spec's.
     pub name: Option<Cow<'static, str>>,
     pub kind: Option<SpanKind>,
+    /// On a root decided by an X-Ray sampling rule that wants to know how
+    /// its traces end (adaptive sampling): the rule.
+    pub deciding_rule: Option<DecidingRule>,
 }
+
+/// The X-Ray sampling rule that decided a root.
+#[cfg(feature = "xray-sampler")]
+pub(crate) type DecidingRule = xray_sampling::RuleRef;
+/// Never made without X-Ray sampling.
+#[cfg(not(feature = "xray-sampler"))]
+pub(crate) type DecidingRule = std::convert::Infallible;
 
 /// An event, timestamped in clock ticks.
 #[derive(Clone, Debug)]
@@ -54,7 +64,7 @@ pub(crate) struct RawEvent {
     pub attributes: Vec<KeyValue>,
 }
 
-/// A finished, sampled span on its way to the export thread. Times are
+/// A finished, sampled (or held) span on its way to the export thread. Times are
 /// clock ticks, converted to wall-clock time at export.
 #[derive(Clone, Debug)]
 pub(crate) struct Finished {
@@ -69,4 +79,8 @@ pub(crate) struct Finished {
     pub end: u64,
     pub extra: Option<Box<Extra>>,
     pub trace_state: Option<TraceState>,
+    /// Recorded but not sampled: exported only if adaptive sampling
+    /// captures its trace when the trace's root ends.
+    #[cfg_attr(not(feature = "xray-sampler"), allow(dead_code))]
+    pub held: bool,
 }

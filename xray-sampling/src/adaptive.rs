@@ -295,6 +295,20 @@ impl AdaptiveSamplingConfig {
             .map_or(1, |l| l.anomaly_traces_per_second)
     }
 
+    /// Whether some anomaly may be captured under this configuration (the
+    /// default conditions capture; listed ones capture when their usage
+    /// says so).
+    pub fn captures(&self) -> bool {
+        self.anomaly_conditions.as_ref().is_none_or(|conditions| {
+            conditions.iter().any(|c| {
+                matches!(
+                    c.usage.unwrap_or(Usage::Both),
+                    Usage::Both | Usage::AnomalyTraceCapture
+                )
+            })
+        })
+    }
+
     /// Tells whether `root` is an anomaly under this configuration.
     pub fn classify(&self, root: &RootOutcome<'_>) -> Anomaly {
         let Some(conditions) = &self.anomaly_conditions else {

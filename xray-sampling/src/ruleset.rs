@@ -37,6 +37,9 @@ pub struct Decision {
     /// with very long names, or beyond thousands of distinct names): a
     /// decision can name its rule without allocating.
     pub rule_name: Option<&'static str>,
+    /// Whether that rule has a `SamplingRateBoost`: X-Ray wants to hear how
+    /// its traces end ([`RuleSet::record_root`]).
+    pub boosted: bool,
 }
 
 /// Which rule of which rule set decided. Resolve it with
@@ -428,6 +431,7 @@ impl RuleSet {
                 borrowed: false,
                 rule: None,
                 rule_name: None,
+                boosted: false,
             },
         }
     }
@@ -508,6 +512,7 @@ impl RuleSet {
                 index: index as u32,
             }),
             rule_name: compiled.label,
+            boosted: compiled.has_boost,
         }
     }
 

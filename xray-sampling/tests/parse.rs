@@ -648,3 +648,24 @@ fn a_rules_file_in_either_format() {
     assert_eq!(err.line, 3, "{err}");
     assert!(xray_sampling::RuleSet::from_rules_file(r#"{"version": 3, "default": {}}"#).is_err());
 }
+
+#[test]
+fn which_configurations_capture_anomalies() {
+    use xray_sampling::AdaptiveSamplingConfig;
+    let captures = |text: &str| {
+        AdaptiveSamplingConfig::from_json(text)
+            .expect("valid")
+            .captures()
+    };
+    assert!(
+        captures(r#"{"version": 1.0}"#),
+        "the default conditions capture"
+    );
+    assert!(captures(
+        r#"{"version": 1.0, "anomalyConditions": [{"errorCodeRegex": "^5\\d\\d$"}]}"#
+    ));
+    assert!(!captures(
+        r#"{"version": 1.0, "anomalyConditions": [{"errorCodeRegex": "^5\\d\\d$", "usage": "sampling-boost"}]}"#
+    ));
+    assert!(!captures(r#"{"version": 1.0, "anomalyConditions": []}"#));
+}

@@ -8,9 +8,12 @@
 //! hand-over requests. Every span it cannot deliver is counted (`stats`).
 //!
 //! * `worker`: the thread's loop;
-//! * `forward`: spans made through the OpenTelemetry API, queued for it.
+//! * `forward`: spans made through the OpenTelemetry API, queued for it;
+//! * `held`: traces adaptive sampling may still capture.
 
 mod forward;
+#[cfg(feature = "xray-sampler")]
+mod held;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};

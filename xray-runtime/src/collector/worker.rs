@@ -18,6 +18,8 @@ use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
+#[cfg(feature = "xray-sampler")]
+use super::held::Held;
 use super::{ExporterSpec, Limits, Outcome, Request, Shared};
 use crate::clock::{self, Converter};
 use crate::export::lane::{Batch, Completions, Done, Lane, Outcome as BatchOutcome};
@@ -97,6 +99,9 @@ pub(super) struct Worker {
     at_last_flush: Stats,
     told_queue_full: bool,
     rotation: usize,
+    /// Traces held for adaptive sampling.
+    #[cfg(feature = "xray-sampler")]
+    held: Held,
 }
 
 impl Worker {
@@ -155,6 +160,8 @@ impl Worker {
             at_last_flush: stats::stats(),
             told_queue_full: false,
             rotation: 0,
+            #[cfg(feature = "xray-sampler")]
+            held: Held::default(),
         }
     }
 
@@ -318,9 +325,15 @@ impl Worker {
             let generation = self.shared.generation;
             let mut superseded = 0;
             let mut newer = Vec::new();
-            let records = &mut self.records;
+            let mut mine = Mine {
+                records: &mut self.records,
+                #[cfg(feature = "xray-sampler")]
+                held: &mut self.held,
+            };
+            #[cfg(feature = "xray-sampler")]
+            mine.held.expire(Instant::now());
             for span in state::take_handed_over() {
-                sort_by_generation(span, generation, records, &mut newer, &mut superseded);
+                sort_by_generation(span, generation, &mut mine, &mut newer, &mut superseded);
             }
             let mut queues = state::queues();
             let count = queues.len();
@@ -328,7 +341,7 @@ impl Worker {
             for i in 0..count {
                 let queue = &mut queues[(self.rotation + i) % count];
                 let moved = queue.drain(room, |span| {
-                    sort_by_generation(span, generation, records, &mut newer, &mut superseded);
+                    sort_by_generation(span, generation, &mut mine, &mut newer, &mut superseded);
                 });
                 room -= moved;
                 taken += moved;
@@ -572,18 +585,40 @@ impl Worker {
         }
         if !self.retired {
             let generation = self.shared.generation;
-            let (mut mine, mut newer, mut superseded) = (VecDeque::new(), Vec::new(), 0);
+            let (mut records, mut newer, mut superseded) = (VecDeque::new(), Vec::new(), 0);
+            let mut mine = Mine {
+                records: &mut records,
+                #[cfg(feature = "xray-sampler")]
+                held: &mut self.held,
+            };
             for queue in state::queues().iter_mut() {
                 queue.drain(usize::MAX, |span| {
                     sort_by_generation(span, generation, &mut mine, &mut newer, &mut superseded);
                 });
                 stats::lose(Loss::QueueFull, queue.take_dropped());
             }
-            lost += mine.len() as u64;
+            lost += records.len() as u64;
             state::hand_over(newer);
             stats::lose(Loss::Superseded, superseded);
         }
         stats::lose(Loss::ExportFailed, lost);
+    }
+}
+
+/// Where this installation's drained spans go: the buffer of spans to
+/// export, or (held traces, roots of adaptive sampling) the holding area.
+struct Mine<'a> {
+    records: &'a mut VecDeque<Finished>,
+    #[cfg(feature = "xray-sampler")]
+    held: &'a mut Held,
+}
+
+impl Mine<'_> {
+    fn file(&mut self, span: Finished) {
+        #[cfg(feature = "xray-sampler")]
+        self.held.file(span, self.records);
+        #[cfg(not(feature = "xray-sampler"))]
+        self.records.push_back(span);
     }
 }
 
@@ -592,12 +627,12 @@ impl Worker {
 fn sort_by_generation(
     span: Finished,
     generation: u32,
-    mine: &mut VecDeque<Finished>,
+    mine: &mut Mine<'_>,
     newer: &mut Vec<Finished>,
     superseded: &mut u64,
 ) {
     if span.generation == generation {
-        mine.push_back(span);
+        mine.file(span);
     } else if state::is_newer(span.generation, generation) {
         newer.push(span);
     } else {

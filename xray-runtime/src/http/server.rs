@@ -400,7 +400,13 @@ fn server_span<B>(request: &Request<B>, route: RouteFn) -> (Span, bool) {
 fn response_header(span: &Span, requested: bool) -> Option<HeaderValue> {
     let trace_id = span.trace_id()?;
     let value = if requested {
-        let sampled = if span.is_recording() { 1 } else { 0 };
+        // Sampled, not merely recorded (a trace held for adaptive sampling
+        // is recorded, but the caller is told it was not sampled).
+        let sampled = if span.span_context().is_sampled() {
+            1
+        } else {
+            0
+        };
         format!("Root={trace_id};Sampled={sampled}")
     } else {
         format!("Root={trace_id}")

@@ -20,6 +20,7 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, Key, KeyValue, Value};
 
 use crate::propagation::{IncomingXray, Sampling};
+use crate::record::DecidingRule;
 
 pub(crate) use otel::XraySampler;
 
@@ -156,23 +157,37 @@ impl<'a> RootRequest<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RootDecision {
     pub sampled: bool,
+    /// Not sampled, but recorded and held until the root ends, when
+    /// adaptive sampling may still capture the trace (or must hear how it
+    /// ended).
+    pub held: bool,
     /// The X-Ray sampling rule that decided, when rules decide and it has a
     /// kept name (see `xray_sampling::Decision::rule_name`).
     pub rule: Option<&'static str>,
+    /// The rule, when the export thread must report how the trace ended.
+    pub deciding: Option<DecidingRule>,
 }
 
 impl RootDecision {
     #[inline]
-    fn plain(sampled: bool) -> Self {
+    pub(crate) fn plain(sampled: bool) -> Self {
         Self {
             sampled,
+            held: false,
             rule: None,
+            deciding: None,
         }
     }
 
-    /// The attribute naming the rule, for a sampled root that has one.
+    /// Whether the root's spans are recorded: sampled, or held.
+    #[inline]
+    pub(crate) fn records(self) -> bool {
+        self.sampled || self.held
+    }
+
+    /// The attribute naming the rule, for a recorded root that has one.
     pub(crate) fn rule_attribute(self) -> Option<KeyValue> {
-        let rule = self.rule.filter(|_| self.sampled)?;
+        let rule = self.rule.filter(|_| self.records())?;
         Some(KeyValue::new(Key::from_static_str(SAMPLING_RULE_KEY), rule))
     }
 }

@@ -4,10 +4,14 @@
 //! the thread that polls X-Ray (`remote_sampling`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use opentelemetry::Value;
-use xray_sampling::{Sampler as Engine, SamplingRequest};
+use xray_sampling::{
+    AdaptiveSamplingConfig, AnomalyCaptureLimiter, RootOutcome, RuleRef, Sampler as Engine,
+    SamplingRequest,
+};
 
 use crate::clock;
 use crate::origin;
@@ -21,13 +25,32 @@ const MAX_MATCHED_ATTRIBUTES: usize = 16;
 pub(crate) struct XrayRules {
     engine: Engine,
     service_name: String,
+    /// Adaptive sampling's anomaly conditions (X-Ray's default without).
+    adaptive: Option<AdaptiveSamplingConfig>,
+    /// Whether sampled-out traces are held for anomaly capture.
+    captures: bool,
+    limiter: AnomalyCaptureLimiter,
 }
 
 impl XrayRules {
-    pub(crate) fn new(engine: Engine, service_name: String) -> Self {
+    pub(crate) fn new(
+        engine: Engine,
+        service_name: String,
+        adaptive: Option<AdaptiveSamplingConfig>,
+    ) -> Self {
+        let captures = adaptive
+            .as_ref()
+            .is_some_and(AdaptiveSamplingConfig::captures);
+        let limiter = adaptive.as_ref().map_or_else(
+            || AnomalyCaptureLimiter::new(0),
+            AnomalyCaptureLimiter::for_config,
+        );
         Self {
             engine,
             service_name,
+            adaptive,
+            captures,
+            limiter,
         }
     }
 
@@ -57,10 +80,7 @@ pub(crate) fn install(rules: Option<Arc<XrayRules>>) {
 pub(crate) fn decide(trace_id: u128, request: &RootRequest<'_>) -> RootDecision {
     let installed = INSTALLED.load();
     let Some(rules) = installed.as_deref() else {
-        return RootDecision {
-            sampled: true,
-            rule: None,
-        };
+        return RootDecision::plain(true);
     };
     let mut matched: [(&str, &str); MAX_MATCHED_ATTRIBUTES] = [("", ""); MAX_MATCHED_ATTRIBUTES];
     let mut count = 0;
@@ -92,8 +112,52 @@ pub(crate) fn decide(trace_id: u128, request: &RootRequest<'_>) -> RootDecision 
         u64::from(clock::epoch_seconds()),
         trace_id as u64,
     );
+    // Adaptive sampling hears how the traces of boosted rules end, and may
+    // still capture a sampled-out trace that ends in an anomaly: those are
+    // recorded and held until their root ends.
+    let held = !decision.sampled && decision.rule.is_some() && (rules.captures || decision.boosted);
+    let deciding = if held || decision.boosted {
+        decision.rule
+    } else {
+        None
+    };
     RootDecision {
         sampled: decision.sampled,
+        held,
         rule: decision.rule_name,
+        deciding,
     }
+}
+
+/// How a root decided by `rule` ended, as adaptive sampling sees it.
+#[derive(Debug)]
+pub(crate) struct RootEnd<'a> {
+    pub sampled: bool,
+    pub status_code: Option<u16>,
+    pub is_error: bool,
+    pub latency: Duration,
+    /// `aws.local.operation`, else derived from the request's method and path.
+    pub operation: &'a str,
+    /// The epoch second it ended.
+    pub at: u64,
+}
+
+/// Records how a trace decided by `rule` ended (for X-Ray's sampling boost)
+/// and tells whether a held trace is captured: it ended in an anomaly and
+/// this second's capture limit has room.
+pub(crate) fn root_ended(rule: RuleRef, end: &RootEnd<'_>) -> bool {
+    let installed = INSTALLED.load();
+    let Some(rules) = installed.as_deref() else {
+        return false;
+    };
+    let outcome = RootOutcome {
+        status_code: end.status_code,
+        is_error: end.is_error,
+        latency: end.latency,
+        operation: end.operation,
+    };
+    let anomaly = rules
+        .engine
+        .finish_root(rule, end.sampled, &outcome, rules.adaptive.as_ref());
+    !end.sampled && rules.captures && anomaly.capture && rules.limiter.try_acquire(end.at)
 }

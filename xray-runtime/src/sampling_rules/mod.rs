@@ -8,7 +8,9 @@ mod proxy;
 
 use std::sync::{Arc, Mutex};
 
-use xray_sampling::{LocalRules, RuleSet, Sampler as Engine, client_id_from_random};
+use xray_sampling::{
+    AdaptiveSamplingConfig, LocalRules, RuleSet, Sampler as Engine, client_id_from_random,
+};
 
 use crate::config::{SamplingEndpoint, SamplingSettings};
 use crate::id::Rng;
@@ -30,7 +32,16 @@ pub(crate) fn install(settings: &SamplingSettings, service_name: &str) {
     let mut rng = Rng::new();
     let random = u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64());
     let engine = Engine::new(local, client_id_from_random(random));
-    let installed = Arc::new(XrayRules::new(engine, service_name.to_string()));
+    let adaptive = settings.adaptive.as_ref().and_then(|(source, value)| {
+        AdaptiveSamplingConfig::from_env_value(value)
+            .map_err(|err| {
+                eprintln!(
+                    "xray: ignoring {source} ({err}); no anomaly capture, and X-Ray's default anomalies (5xx, errors) for sampling boosts"
+                );
+            })
+            .ok()
+    });
+    let installed = Arc::new(XrayRules::new(engine, service_name.to_string(), adaptive));
     rules::install(Some(installed.clone()));
     let poller = match &settings.endpoint {
         SamplingEndpoint::Url(base) => {

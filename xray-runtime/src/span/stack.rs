@@ -22,7 +22,7 @@ use crate::id::{Rng, trace_id_at};
 use crate::propagation::IncomingXray;
 use crate::queue::{Producer, Pushed};
 use crate::record::{Extra, Finished, SpanSpec};
-use crate::sampler::{self, RootRequest};
+use crate::sampler::{self, RootDecision, RootRequest};
 use crate::span::error::{self, ErrorInfo};
 use crate::state::{self, ENABLED};
 use crate::stats::{self, Loss, ThreadSpans};
@@ -33,7 +33,12 @@ pub(crate) struct Frame {
     pub(crate) trace_id: u128,
     pub(crate) span_id: u64,
     pub(crate) parent_id: u64,
+    /// Recorded: sampled, or held (see `held`).
     pub(crate) sampled: bool,
+    /// Recorded but not sampled: the trace is held until its root ends,
+    /// when adaptive sampling may still capture it. Callers are told it is
+    /// not sampled.
+    held: bool,
     parent_remote: bool,
     /// Stands for a span of another thread or task (see `SpanHandle`):
     /// children nest under it, but it is not this thread's to end.
@@ -74,6 +79,7 @@ impl Frame {
             span_id,
             parent_id: 0,
             sampled,
+            held: false,
             parent_remote: false,
             proxy: true,
             generation: state::generation(),
@@ -81,6 +87,19 @@ impl Frame {
             spec: &PROXY,
             start: 0,
             extra,
+        }
+    }
+
+    /// Keeps what a root needs from its sampling rule: the rule's name (an
+    /// attribute) and, when the export thread must report how the trace
+    /// ends, the rule itself.
+    #[inline]
+    fn note_decision(&mut self, decision: RootDecision) {
+        if let Some(rule) = decision.rule_attribute() {
+            self.extra().attributes.push(rule);
+        }
+        if decision.deciding.is_some() {
+            self.extra().deciding_rule = decision.deciding;
         }
     }
 
@@ -95,7 +114,7 @@ impl Frame {
     }
 
     pub(crate) fn span_context(&self) -> SpanContext {
-        let flags = if self.sampled {
+        let flags = if self.sampled && !self.held {
             TraceFlags::SAMPLED
         } else {
             TraceFlags::default()
@@ -122,7 +141,7 @@ impl Frame {
 
     /// Ends the span (taken off the stack): queues it for export when sampled.
     pub(crate) fn finish(self) {
-        let counted = !self.proxy && self.sampled;
+        let counted = !self.proxy && self.sampled && !self.held;
         match with_local(|local| self.finish_into(local, accepting())) {
             Some(true) => flush_invocation(),
             Some(false) => {}
@@ -155,7 +174,9 @@ impl Frame {
             if std::thread::panicking() {
                 error::record_panic(self.extra());
             }
-            local.span_ended();
+            if !self.held {
+                local.span_ended();
+            }
             if accepting.is_none() {
                 stats::lose(Loss::EndedTooLate, 1);
             } else if accepting != Some(self.generation) {
@@ -173,6 +194,7 @@ impl Frame {
                     end: clock::ticks(),
                     extra: self.extra.take(),
                     trace_state,
+                    held: self.held,
                 });
             }
         }
@@ -390,6 +412,7 @@ struct Parent {
     trace_id: u128,
     span_id: u64,
     sampled: bool,
+    held: bool,
     remote: bool,
 }
 
@@ -400,6 +423,7 @@ impl Parent {
             trace_id: u128::from_be_bytes(sc.trace_id().to_bytes()),
             span_id: u64::from_be_bytes(sc.span_id().to_bytes()),
             sampled: sc.is_sampled(),
+            held: false,
             remote: sc.is_remote(),
         }
     }
@@ -417,26 +441,26 @@ fn make_frame(
     otel_seen: u64,
 ) -> Frame {
     let span_id = local.rng.span_id();
-    let mut rule = None;
-    let (trace_id, parent_id, sampled, parent_remote) = match parent {
-        Some(p) => (p.trace_id, p.span_id, p.sampled, p.remote),
+    let mut decision = None;
+    let (trace_id, parent_id, sampled, held, parent_remote) = match parent {
+        Some(p) => (p.trace_id, p.span_id, p.sampled, p.held, p.remote),
         None => {
             let (trace_id, decided) = match new_trace {
                 Some((trace_id, decided)) => (trace_id, decided),
                 None => (trace_id_at(clock::epoch_seconds(), &mut local.rng), None),
             };
-            let sampled = match decided {
-                Some(sampled) => sampled,
+            let decided = match decided {
+                Some(sampled) => RootDecision::plain(sampled),
                 None => {
-                    let decision = sampler::sample_root(trace_id, request);
-                    rule = decision.rule_attribute();
-                    decision.sampled
+                    let decided = sampler::sample_root(trace_id, request);
+                    decision = Some(decided);
+                    decided
                 }
             };
-            (trace_id, 0, sampled, false)
+            (trace_id, 0, decided.records(), decided.held, false)
         }
     };
-    if sampled {
+    if sampled && !held {
         local.span_started();
     }
     let mut frame = Frame {
@@ -444,6 +468,7 @@ fn make_frame(
         span_id,
         parent_id,
         sampled,
+        held,
         parent_remote,
         proxy: false,
         generation: state::generation(),
@@ -452,8 +477,8 @@ fn make_frame(
         start: if sampled { clock::ticks() } else { 0 },
         extra: None,
     };
-    if let Some(rule) = rule {
-        frame.extra().attributes.push(rule);
+    if let Some(decision) = decision {
+        frame.note_decision(decision);
     }
     frame
 }
@@ -478,6 +503,7 @@ fn child_parent(local: &Local) -> (Option<Parent>, u64) {
             trace_id: top.trace_id,
             span_id: top.span_id,
             sampled: top.sampled,
+            held: top.held,
             remote: false,
         }),
         (None, Some(sc)) => Some(Parent::of(sc)),
@@ -549,15 +575,15 @@ pub(crate) fn root_frame(
         }
         Some(if sc.is_valid() {
             let mut from = Parent::of(&sc);
-            let mut rule = None;
-            from.sampled = decided.unwrap_or_else(|| {
-                let decision = sampler::sample_root(from.trace_id, request);
-                rule = decision.rule_attribute();
-                decision.sampled
-            });
+            let decision = match decided {
+                Some(sampled) => RootDecision::plain(sampled),
+                None => sampler::sample_root(from.trace_id, request),
+            };
+            from.sampled = decision.records();
+            from.held = decision.held;
             let mut frame = make_frame(local, spec, Some(from), None, request, otel_seen);
-            if let Some(rule) = rule {
-                frame.extra().attributes.push(rule);
+            if decided.is_none() {
+                frame.note_decision(decision);
             }
             frame
         } else if let Some(trace_id) = incoming {
