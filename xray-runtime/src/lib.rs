@@ -32,11 +32,11 @@
 //! | setting | variable | default |
 //! | --- | --- | --- |
 //! | service name | `OTEL_SERVICE_NAME`, `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | the package name |
-//! | exporter | `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `json`, `none`) | `otlp` if an OTLP endpoint variable is set, else `console` |
+//! | exporter | `OTEL_TRACES_EXPORTER` (`otlp`, `xray`, `console`, `json`, `none`) | `otlp` if an OTLP endpoint variable is set, else `console` |
 //! | OTLP endpoint | `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | `http://localhost:4318` (HTTP), `:4317` (gRPC) |
 //! | OTLP protocol | `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (`grpc`, `http/protobuf`) | `http/protobuf` |
 //! | propagators | `OTEL_PROPAGATORS` (`xray`, `xray-lambda`, `tracecontext`, `baggage`, `none`) | `xray,tracecontext` |
-//! | sampler | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
+//! | sampler | `OTEL_TRACES_SAMPLER` (incl. `xray`: X-Ray's sampling rules, see [`XraySampling`]), `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
 //! | shutdown timeout | `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 5000 |
 //! | everything off | `OTEL_SDK_DISABLED=true` | on |
 //!

@@ -1,6 +1,6 @@
 //! Configuration 2: xray's `#[traced]` and `#[xray_root]`.
 
-use xray_runtime::{Config, Guard, SamplerKind, traced, xray_root};
+use xray_runtime::{Config, Guard, SamplerKind, XraySampling, traced, xray_root};
 
 use crate::{DropExporter, body};
 
@@ -28,6 +28,64 @@ pub fn nested(x: u64) -> u64 {
 #[inline(never)]
 pub fn root(x: u64) -> u64 {
     body(x)
+}
+
+/// A new trace per call for an HTTP request, as a server would start it:
+/// `#[xray_root]` with the request's method and path, which X-Ray's
+/// sampling rules match.
+#[xray_root(name = "bench_http_root", attrs(http.request.method = "GET", url.path = "/api/v1/service19/orders/42"))]
+#[inline(never)]
+pub fn http_root(x: u64) -> u64 {
+    body(x)
+}
+
+/// 20 X-Ray sampling rules with wildcard paths (prefix, infix `*`, leading
+/// `*`, `?`; methods and hosts on some), the one matching [`http_root`]'s
+/// request last, then `Default`; every rule samples with `rate`.
+fn twenty_rules(rate: f64) -> String {
+    let rules: Vec<String> = (0..20)
+        .map(|i| {
+            let path = match i % 4 {
+                0 => format!("/api/v1/service{i}/*"),
+                1 => format!("/api/v1/service{i}/*/items"),
+                2 => format!("*/service{i}/health"),
+                _ => format!("/api/v?/service{i}/*"),
+            };
+            let method = if i % 2 == 0 { "GET" } else { "*" };
+            let host = if i % 3 == 0 { "*.example.com" } else { "*" };
+            format!(
+                r#"{{"RuleName": "rule-{i:02}", "Priority": {}, "FixedRate": {rate}, "ReservoirSize": 0,
+                "ServiceName": "*", "ServiceType": "*", "Host": "{host}", "HTTPMethod": "{method}",
+                "URLPath": "{path}", "ResourceARN": "*", "Version": 1}}"#,
+                i + 1
+            )
+        })
+        .collect();
+    format!(
+        r#"[{}, {{"RuleName": "Default", "Priority": 10000, "FixedRate": {rate}, "ReservoirSize": 0,
+        "ServiceName": "*", "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*",
+        "ResourceARN": "*", "Version": 1}}]"#,
+        rules.join(", ")
+    )
+}
+
+/// Installs xray with X-Ray's sampling rules (local only: [`twenty_rules`]
+/// at `rate`, so every root is sampled at 1.0 and none at 0.0).
+pub fn init_rules(rate: f64) -> Guard {
+    let file = std::env::temp_dir().join(format!(
+        "xray-bench-rules-{}-{rate}.json",
+        std::process::id()
+    ));
+    std::fs::write(&file, twenty_rules(rate)).expect("a temporary rules file");
+    let guard = xray_runtime::init(
+        Config::new()
+            .service_name("xray-bench")
+            .with_exporter(DropExporter)
+            .sampler(SamplerKind::Xray)
+            .xray_sampling(XraySampling::new().local_only().rules_file(&file)),
+    );
+    let _ = std::fs::remove_file(&file);
+    guard
 }
 
 /// Runs `f` inside one long-lived `#[xray_root]` span, so that the spans it
