@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
-use prost::Message;
 use tokio::runtime::Runtime;
 
 use super::encode::Encoder;
@@ -66,6 +65,8 @@ pub(crate) struct OtlpLane {
     runtime: Runtime,
     transport: Arc<Transport>,
     encoder: Encoder,
+    /// Where requests are encoded before they are compressed.
+    scratch: Vec<u8>,
     /// Compress bodies here (HTTP); gRPC compresses in its own framing.
     gzip_body: bool,
     timeout: Duration,
@@ -149,22 +150,26 @@ impl OtlpLane {
                 && settings.protocol == Protocol::HttpProtobuf,
             transport: Arc::new(transport),
             encoder: Encoder::new(resource, scope),
+            scratch: Vec::new(),
             timeout: settings.timeout,
             completions,
         })
     }
 
     /// The request body of `batch`.
-    fn body(&self, batch: Batch) -> Result<Bytes, String> {
-        let encoded = self.encoder.request(batch).encode_to_vec();
+    fn body(&mut self, batch: Batch) -> Result<Bytes, String> {
         if !self.gzip_body {
-            return Ok(Bytes::from(encoded));
+            let encoded = self.encoder.encode(batch, 0);
+            return Ok(Bytes::from(encoded.buf).slice(encoded.start..));
         }
+        // The uncompressed request is only read once: its buffer is kept.
+        let start = self.encoder.encode_into(batch, &mut self.scratch, 0);
+        let encoded = &self.scratch[start..];
         let mut gzip = flate2::write::GzEncoder::new(
             Vec::with_capacity(encoded.len() / 4),
             flate2::Compression::fast(),
         );
-        gzip.write_all(&encoded)
+        gzip.write_all(encoded)
             .and_then(|()| gzip.finish())
             .map(Bytes::from)
             .map_err(|e| format!("cannot compress the request: {e}"))

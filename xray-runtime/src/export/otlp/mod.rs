@@ -1,7 +1,7 @@
 //! OTLP to a collector, over HTTP/protobuf or gRPC.
 //!
-//! * `encode`: batches as `ExportTraceServiceRequest`s, built straight from
-//!   the span records;
+//! * `encode`: batches as the bytes of `ExportTraceServiceRequest`s, written
+//!   straight from the span records (`protobuf`: the wire format);
 //! * `lane`: the exporter as the export thread drives it: requests encoded
 //!   on the export thread, sent on a runtime of their own with several in
 //!   flight, retried when the receiver says so, within the export timeout;
@@ -26,6 +26,8 @@ mod grpc;
 mod http;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod lane;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod protobuf;
 #[cfg(all(feature = "aws", feature = "otlp-http"))]
 mod sigv4;
 #[cfg(all(feature = "tls", any(feature = "otlp-grpc", feature = "otlp-http")))]
