@@ -47,6 +47,10 @@ pub(crate) struct Extra {
     /// On a root decided by an X-Ray sampling rule that wants to know how
     /// its traces end (adaptive sampling): the rule.
     pub deciding_rule: Option<DecidingRule>,
+    /// On a root an X-Ray sampling rule sampled (or held): the rule's name,
+    /// an attribute once the span ends (kept apart until then, so that
+    /// deciding allocates nothing more).
+    pub sampling_rule: Option<&'static str>,
 }
 
 /// The X-Ray sampling rule that decided a root.

@@ -73,7 +73,7 @@ impl Span {
     /// propagator extracted) when it names one, else a new trace. The current
     /// span, if any, is ignored.
     pub fn root(name: impl Into<Cow<'static, str>>, kind: SpanKind, parent: &Context) -> Self {
-        Self::root_for(name, kind, parent, &RootRequest::default())
+        Self::root_for(name, kind, parent, &RootRequest::NONE)
     }
 
     /// A root span like [`Span::root`], with its first attributes. X-Ray's
