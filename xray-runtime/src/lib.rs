@@ -156,6 +156,7 @@ mod span;
 
 mod carry;
 pub mod export;
+mod resource;
 
 mod collector;
 mod config;

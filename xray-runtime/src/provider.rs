@@ -27,6 +27,7 @@ use crate::fork;
 use crate::id::XrayIdGenerator;
 use crate::origin;
 use crate::propagation::XrayPropagator;
+use crate::resource::{self, CLOUD_PLATFORM};
 use crate::sampler::{self, XraySampler};
 use crate::span::current::with_current_span;
 use crate::span::error::install_panic_hook;
@@ -92,9 +93,23 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
 
     let resource = resource(&resolved);
     let cloud_platform = resource
-        .get(&Key::from_static_str("cloud.platform"))
+        .get(&Key::from_static_str(CLOUD_PLATFORM))
         .map(|value| value.as_str().into_owned());
     origin::set_cloud_platform(cloud_platform.as_deref());
+    let detection = resource::start(resolved.detection.clone());
+    if let (Some(detection), None) = (&detection, cloud_platform) {
+        // Where the service runs, once detected (`OTEL_RESOURCE_ATTRIBUTES`
+        // naming a platform wins).
+        detection.when_done(move |detected| {
+            let platform = detected
+                .iter()
+                .find(|kv| kv.key.as_str() == CLOUD_PLATFORM)
+                .map(|kv| kv.value.as_str().into_owned());
+            if platform.is_some() && state::is_current(generation) {
+                origin::set_cloud_platform(platform.as_deref());
+            }
+        });
+    }
     let scope = InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
@@ -102,7 +117,7 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     clock::init(resolved.clock);
     state::size_queues(limits.max_queue, limits.max_batch, STAGING_THREADS);
     let collector = Arc::new(Collector::start(
-        generation, limits, exporters, &resource, scope,
+        generation, limits, exporters, &resource, detection, scope,
     ));
 
     // Spans made through the OpenTelemetry API leave through the same thread.

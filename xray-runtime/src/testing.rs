@@ -49,6 +49,8 @@ pub fn capture_with(sampler: SamplerKind) -> Capture {
     let config = Config::new()
         .service_name("test")
         .sampler(sampler)
+        // Spans are exported at once, with no cloud attributes to wait for.
+        .resource_detectors("none")
         .with_exporter(MemoryExporter {
             spans: spans.clone(),
         });
