@@ -279,6 +279,25 @@ impl XrayHeader {
         self.to_string()
     }
 
+    /// The caller's span context (remote, with the header's sampling
+    /// decision), when the header names a parent: what a consumer links to.
+    ///
+    /// ```
+    /// use xray_runtime::propagation::XrayHeader;
+    ///
+    /// let header: XrayHeader =
+    ///     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    ///         .parse()
+    ///         .unwrap();
+    /// let context = header.span_context().unwrap();
+    /// assert!(context.is_remote() && context.is_sampled());
+    /// assert_eq!(XrayHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793").unwrap().span_context(), None);
+    /// ```
+    #[must_use]
+    pub fn span_context(&self) -> Option<SpanContext> {
+        self.remote_span_context()
+    }
+
     /// The span context of the caller, when the header names one.
     fn remote_span_context(&self) -> Option<SpanContext> {
         let parent_id = self.parent_id?;

@@ -175,6 +175,17 @@ pub struct FinishedEvent {
     pub attributes: Vec<(String, Value)>,
 }
 
+/// A link from a span to another; see [`Span::add_link`](crate::Span::add_link).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedLink {
+    /// The linked span's trace id in X-Ray form.
+    pub trace_id: String,
+    /// The linked span's id, 16 hex digits.
+    pub span_id: String,
+    /// The link's attributes.
+    pub attributes: Vec<(String, Value)>,
+}
+
 impl FinishedEvent {
     /// An attribute of the event rendered as text.
     pub fn attr(&self, key: &str) -> Option<String> {
@@ -208,6 +219,8 @@ pub struct FinishedSpan {
     pub attributes: Vec<(String, Value)>,
     /// Events, in order.
     pub events: Vec<FinishedEvent>,
+    /// Links to other spans, in the order they were added.
+    pub links: Vec<FinishedLink>,
     /// Start time.
     pub start_time: SystemTime,
     /// End time.
@@ -241,6 +254,19 @@ impl FinishedSpan {
                 .map(|e| FinishedEvent {
                     name: e.name.to_string(),
                     attributes: e
+                        .attributes
+                        .iter()
+                        .map(|kv| (kv.key.to_string(), kv.value.clone()))
+                        .collect(),
+                })
+                .collect(),
+            links: data
+                .links
+                .iter()
+                .map(|link| FinishedLink {
+                    trace_id: xray_trace_id(link.span_context.trace_id()),
+                    span_id: link.span_context.span_id().to_string(),
+                    attributes: link
                         .attributes
                         .iter()
                         .map(|kv| (kv.key.to_string(), kv.value.clone()))
