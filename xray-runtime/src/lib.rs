@@ -163,6 +163,8 @@ mod config;
 mod fork;
 mod provider;
 
+#[cfg(feature = "aws-sdk")]
+pub mod aws;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "testing")]

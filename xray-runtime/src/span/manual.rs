@@ -98,6 +98,27 @@ impl Span {
         }
     }
 
+    /// Records attributes whose values are already OpenTelemetry values
+    /// (kept as they are: static strings are not copied).
+    #[cfg_attr(not(feature = "aws-sdk"), allow(dead_code))]
+    pub(crate) fn extend_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        if let Some(frame) = self.frame.as_mut().filter(|frame| frame.sampled) {
+            frame.extra().attributes.extend(attributes);
+        }
+    }
+
+    /// Adds an event whose attributes are already OpenTelemetry values.
+    #[cfg_attr(not(feature = "aws-sdk"), allow(dead_code))]
+    pub(crate) fn push_event(&mut self, name: &'static str, attributes: Vec<KeyValue>) {
+        if let Some(frame) = self.frame.as_mut().filter(|frame| frame.sampled) {
+            frame.extra().events.push(RawEvent {
+                name: Cow::Borrowed(name),
+                at: clock::ticks(),
+                attributes,
+            });
+        }
+    }
+
     /// Marks the span failed, without an `exception` event (for outcomes
     /// that are failures without an error value, such as an HTTP 5xx).
     pub fn set_error(&mut self, description: impl Into<Cow<'static, str>>) {
