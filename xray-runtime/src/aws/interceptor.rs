@@ -1,8 +1,8 @@
 //! The interceptor: one span per operation, whatever the retries.
 //!
-//! The span starts in `read_before_execution`, which the SDK calls inside
-//! the first poll of the operation's future, so the caller's current span
-//! is its parent. It is kept in the operation's own `ConfigBag` (the
+//! The span starts in `read_before_serialization`, which the SDK calls
+//! inside the first poll of the operation's future, so the caller's current
+//! span is its parent. It is kept in the operation's own `ConfigBag` (the
 //! interceptor is shared by every call of the client), which lives inside
 //! the operation's future: the span moves with the future between threads
 //! (it is `Send`, holding no thread's frame), every attempt injects the same
@@ -153,9 +153,13 @@ impl Intercept for XrayInterceptor {
         "XrayInterceptor"
     }
 
-    fn read_before_execution(
+    // Not `read_before_execution`: a client's interceptors see it before
+    // the operation's configuration (its name) is in the bag. This hook
+    // runs next, still in the first poll of the operation's future.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let Some(metadata) = cfg.load::<Metadata>() else {
