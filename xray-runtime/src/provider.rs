@@ -362,3 +362,30 @@ impl Drop for Guard {
 pub fn flush() -> Result<(), FlushError> {
     state::flush_active()
 }
+
+#[cfg(all(test, feature = "aws", feature = "testing"))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::config::fixed_env;
+
+    #[test]
+    fn the_detected_platform_becomes_the_origin() {
+        let _turn = origin::TEST_TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let _installs = crate::testing::TURN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        origin::set_cloud_platform(None);
+        let config = || Config::new().exporter(ExporterKind::None);
+        let env = fixed_env(&[("AWS_LAMBDA_FUNCTION_NAME", "resize")]);
+        let guard = install(config(), Resolved::new(&config(), &env));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while origin::get().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(origin::get(), Some("AWS::Lambda::Function"));
+        drop(guard);
+        origin::set_cloud_platform(None);
+    }
+}

@@ -31,7 +31,8 @@ use crate::provider::Guard;
 use crate::record::ANNOTATIONS_KEY;
 use crate::sampler::SamplerKind;
 
-static TURN: Mutex<()> = Mutex::new(());
+/// Installations made for tests take turns.
+pub(crate) static TURN: Mutex<()> = Mutex::new(());
 
 /// Installs a provider that keeps every finished span in memory.
 ///

@@ -24,6 +24,8 @@ use crate::export::{BoxedExporter, Protocol};
 use crate::resource;
 use crate::sampler::SamplerKind;
 
+#[cfg(test)]
+pub(crate) use env::fixed as fixed_env;
 use env::report_bad_var;
 pub(crate) use env::{Env, process_env};
 
