@@ -19,6 +19,10 @@ with that AWS error instead of passing them to moto (a JSON error for
 requests with an X-Amz-Target, else S3's XML error), `"slow"` with
 `delay_ms` delays them, `"hang"` holds them until the next mode change;
 `"target"` (X-Amz-Target) and `"path_prefix"` narrow which requests match.
+
+One gap of moto is filled as SQS behaves: `SendMessageBatch` keeps each
+entry's `MessageSystemAttributes` (its `AWSTraceHeader`), which moto 5.2.5
+drops (it keeps them for `SendMessage` only).
 """
 
 import json
@@ -184,13 +188,40 @@ class RecordingApp:
         return result
 
 
+def keep_batch_system_attributes(models):
+    """Makes moto's SendMessageBatch pass each entry's system attributes on,
+    as its SendMessage does (the entries are sent in order, one by one)."""
+    send_one = models.SQSBackend.send_message
+    send_batch = models.SQSBackend.send_message_batch
+    pending = threading.local()
+
+    def send_message(self, *args, **kwargs):
+        waiting = getattr(pending, "attributes", None)
+        if waiting and kwargs.get("system_attributes") is None:
+            kwargs["system_attributes"] = waiting.pop(0)
+        return send_one(self, *args, **kwargs)
+
+    def send_message_batch(self, queue_name, entries):
+        pending.attributes = [entry.get("MessageSystemAttributes") for entry in entries.values()]
+        try:
+            return send_batch(self, queue_name, entries)
+        finally:
+            pending.attributes = None
+
+    models.SQSBackend.send_message = send_message
+    models.SQSBackend.send_message_batch = send_message_batch
+
+
 def main():
     peer_http.block_stop_signals()
     parser = peer_http.argument_parser("moto AWS mocks on a free port, with request records")
     args = parser.parse_args()
     # Imported late: moto takes a second or two to import, argument errors should not wait.
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.sqs import models as sqs_models
     from werkzeug.serving import make_server
+
+    keep_batch_system_attributes(sqs_models)
 
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)

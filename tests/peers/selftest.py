@@ -1323,6 +1323,18 @@ def moto_peer_checks(workdir):
             s3.create_bucket(Bucket="selftest-bucket", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
             s3.put_object(Bucket="selftest-bucket", Key="k", Body=b"payload")
             expect_equal(s3.get_object(Bucket="selftest-bucket", Key="k")["Body"].read(), b"payload", "S3 object")
+            sqs.send_message_batch(
+                QueueUrl=queue,
+                Entries=[
+                    {
+                        "Id": "1",
+                        "MessageBody": "batched",
+                        "MessageSystemAttributes": {"AWSTraceHeader": {"DataType": "String", "StringValue": trace_header}},
+                    }
+                ],
+            )
+            batched = sqs.receive_message(QueueUrl=queue, MessageSystemAttributeNames=["AWSTraceHeader"])["Messages"]
+            expect_equal(batched[0]["Attributes"].get("AWSTraceHeader"), trace_header, "batch entry's AWSTraceHeader")
             sent = [r for r in read_records(record) if r["target"] == "AmazonSQS.SendMessage"]
             expect_equal(sent[0]["headers"].get("x-amzn-trace-id"), trace_header, "recorded X-Amzn-Trace-Id")
 
