@@ -416,7 +416,32 @@ fn the_environment_wins_over_detection_and_detectors_can_be_turned_off() {
         "the rest is detected"
     );
 
+    // ECS on EC2: ECS names the platform, EC2 adds the instance.
+    let imds = [
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", setup.imds()),
+        ("AWS_EC2_METADATA_DISABLED", "false".to_string()),
+    ];
+    let (_, resource) = setup.run(&[ecs.clone(), imds[0].clone(), imds[1].clone()]);
+    assert_eq!(resource["cloud.platform"], "aws_ecs", "{resource}");
+    assert_eq!(resource["host.id"], "i-0123456789abcdef0", "{resource}");
+    assert_eq!(resource["aws.ecs.task.family"], "xray-test-task");
+
+    // Inside Lambda nothing else is asked.
     let asked = setup.metadata.records().len();
+    let (_, resource) = setup.run(&[
+        ecs.clone(),
+        imds[0].clone(),
+        imds[1].clone(),
+        ("AWS_LAMBDA_FUNCTION_NAME", "resize".to_string()),
+    ]);
+    assert_eq!(resource["cloud.platform"], "aws_lambda", "{resource}");
+    assert_eq!(resource.get("host.id"), None, "{resource}");
+    assert_eq!(
+        setup.metadata.records().len(),
+        asked,
+        "an endpoint was asked from Lambda"
+    );
+
     for off in ["none", "ec2,lambda"] {
         let (_, resource) = setup.run(&[ecs.clone(), ("OTEL_RESOURCE_DETECTORS", off.to_string())]);
         assert_eq!(resource.get("cloud.platform"), None, "{off}: {resource}");

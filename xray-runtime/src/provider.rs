@@ -15,7 +15,7 @@ use opentelemetry::propagation::{
 use opentelemetry::trace::{SpanBuilder, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, global};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use crate::clock;
@@ -26,7 +26,7 @@ use crate::flush_error::FlushError;
 use crate::fork;
 use crate::id::XrayIdGenerator;
 use crate::origin;
-use crate::propagation::XrayPropagator;
+use crate::propagation::{TraceContext, XrayPropagator};
 use crate::resource::{self, CLOUD_PLATFORM};
 use crate::sampler::{self, XraySampler};
 use crate::span::current::with_current_span;
@@ -160,7 +160,7 @@ pub(crate) fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator
             match kind {
                 PropagatorKind::Xray => Box::new(XrayPropagator::new()),
                 PropagatorKind::XrayLambda => Box::new(XrayPropagator::lambda()),
-                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
+                PropagatorKind::TraceContext => Box::new(TraceContext::new()),
                 PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
             }
         })

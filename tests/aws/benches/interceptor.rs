@@ -8,7 +8,19 @@
 //! * `in_memory`: an HTTP client that answers without a socket, so that
 //!   the difference is the interceptor's CPU and little else.
 //!
+//! `traced` adds the interceptor as `aws_client!` does
+//! (`push_interceptor(XrayInterceptor::shared())`), `traced_interceptor`
+//! with `.interceptor(XrayInterceptor::new())`; `empty_interceptor` is the
+//! same call with an interceptor that does nothing: what the SDK itself
+//! spends on having one.
+//!
 //! `cargo bench -p xray-aws-tests --bench interceptor`
+//!
+//! Wall-clock times on a shared machine drift by more than the difference
+//! measured; instruction counts do not. With `INTERCEPTOR_PROBE=<variant>:<n>`
+//! (`plain`, `empty_interceptor`, `traced` or `traced_interceptor`) the binary makes `n` in-memory
+//! calls and exits, for `perf stat -e instructions:u`: the difference of two
+//! counts (`n` and `2n` calls) divided by `n` is the cost per call.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -19,11 +31,12 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
+use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use xray_runtime::aws::XrayInterceptor;
 use xray_runtime::{Config, ExporterKind};
@@ -120,16 +133,44 @@ fn request_end(buffer: &[u8]) -> Option<usize> {
     (buffer.len() >= head_end + length).then_some(head_end + length)
 }
 
-fn client(http: SharedHttpClient, endpoint: &str, traced: bool) -> aws_sdk_dynamodb::Client {
-    let mut config = aws_sdk_dynamodb::Config::builder()
+/// An interceptor that does nothing: what the SDK spends on any interceptor.
+#[derive(Debug)]
+struct Empty;
+
+impl Intercept for Empty {
+    fn name(&self) -> &'static str {
+        "Empty"
+    }
+}
+
+/// What the client is given.
+#[derive(Clone, Copy)]
+enum Variant {
+    Plain,
+    Empty,
+    /// With `push_interceptor(XrayInterceptor::shared())`, as `aws_client!`.
+    Traced,
+    /// With `.interceptor(XrayInterceptor::new())`.
+    TracedDisableable,
+}
+
+fn client(http: SharedHttpClient, endpoint: &str, variant: Variant) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-west-2"))
         .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
         .endpoint_url(endpoint)
         .http_client(http);
-    if traced {
-        config = config.interceptor(XrayInterceptor::new());
-    }
+    let config = match variant {
+        Variant::Plain => config,
+        Variant::Empty => config.interceptor(Empty),
+        Variant::Traced => {
+            let mut config = config;
+            config.push_interceptor(XrayInterceptor::shared());
+            config
+        }
+        Variant::TracedDisableable => config.interceptor(XrayInterceptor::new()),
+    };
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
@@ -144,17 +185,54 @@ fn get_item(runtime: &tokio::runtime::Runtime, client: &aws_sdk_dynamodb::Client
     black_box(output.expect("GetItem"));
 }
 
-fn interceptor(c: &mut Criterion) {
-    let _guard = xray_runtime::init(
+const VARIANTS: [(Variant, &str); 4] = [
+    (Variant::Plain, "plain"),
+    (Variant::Empty, "empty_interceptor"),
+    (Variant::Traced, "traced"),
+    (Variant::TracedDisableable, "traced_interceptor"),
+];
+
+/// Tracing installed, every trace sampled, spans queued then dropped.
+fn install() -> xray_runtime::Guard {
+    xray_runtime::init(
         Config::new()
             .service_name("bench")
             .exporter(ExporterKind::None)
             .resource_detectors("none"),
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    )
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a runtime");
+        .expect("a runtime")
+}
+
+/// `INTERCEPTOR_PROBE=<variant>:<n>`: `n` in-memory calls, then exit.
+fn probe(spec: &str) {
+    let (name, count) = spec.split_once(':').expect("<variant>:<n>");
+    let count: u64 = count.parse().expect("a number of calls");
+    let variant = VARIANTS
+        .iter()
+        .find(|(_, label)| *label == name)
+        .map(|(variant, _)| *variant)
+        .expect("plain, empty_interceptor, traced or traced_interceptor");
+    let _guard = install();
+    let runtime = current_thread();
+    let client = client(
+        SharedHttpClient::new(Canned),
+        "http://dynamodb.bench",
+        variant,
+    );
+    for _ in 0..count {
+        get_item(&runtime, &client);
+    }
+}
+
+fn interceptor(c: &mut Criterion) {
+    let _guard = install();
+    let runtime = current_thread();
     let socket = {
         let _enter = runtime.enter();
         aws_smithy_http_client::Builder::new().build_http()
@@ -167,16 +245,22 @@ fn interceptor(c: &mut Criterion) {
     ] {
         let mut group = c.benchmark_group(format!("dynamodb_get_item/{name}"));
         group.measurement_time(Duration::from_secs(5));
-        for traced in [false, true] {
-            let client = client(http.clone(), endpoint, traced);
+        for (variant, label) in VARIANTS {
+            let client = client(http.clone(), endpoint, variant);
             get_item(&runtime, &client);
-            group.bench_function(if traced { "traced" } else { "plain" }, |b| {
-                b.iter(|| get_item(&runtime, &client))
-            });
+            group.bench_function(label, |b| b.iter(|| get_item(&runtime, &client)));
         }
         group.finish();
     }
 }
 
 criterion_group!(benches, interceptor);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("INTERCEPTOR_PROBE") {
+        probe(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -12,11 +12,11 @@
 //! each failed attempt that was retried is an `HTTP request failure` event.
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::{Headers, Request};
@@ -109,6 +109,23 @@ impl XrayInterceptor {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The interceptor as the SDK holds it, never disabled: a client's
+    /// configuration takes it with `push_interceptor`, which spares the
+    /// SDK a lookup (whether it was disabled) at each hook of each call.
+    /// [`aws_client!`](crate::aws_client) uses it.
+    ///
+    /// ```
+    /// use xray_runtime::aws::XrayInterceptor;
+    ///
+    /// let shared = XrayInterceptor::shared();
+    /// # #[cfg(any())]
+    /// aws_sdk_dynamodb::config::Builder::from(&sdk_config).push_interceptor(shared);
+    /// # let _ = shared;
+    /// ```
+    pub fn shared() -> SharedInterceptor {
+        SharedInterceptor::permanent(Self::new())
+    }
 }
 
 /// One operation in flight: its span and what the attempts told so far.
@@ -134,7 +151,7 @@ impl Drop for Operation {
         if !self.finished {
             // The operation's future was dropped before it completed.
             self.span
-                .extend_attributes([KeyValue::new(CANCELLED_KEY, true)]);
+                .extend_attributes(vec![KeyValue::new(CANCELLED_KEY, true)]);
         }
     }
 }
@@ -144,10 +161,24 @@ struct HeaderInjector<'a>(&'a mut Headers);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        let _ = self.0.try_insert(key.to_string(), value);
+        // An empty value (a `tracestate` with no entries) says nothing.
+        if value.is_empty() {
+            return;
+        }
+        // The usual names without a copy of the name.
+        let _ = match key {
+            "x-amzn-trace-id" => self.0.try_insert("x-amzn-trace-id", value),
+            "traceparent" => self.0.try_insert("traceparent", value),
+            "tracestate" => self.0.try_insert("tracestate", value),
+            "baggage" => self.0.try_insert("baggage", value),
+            _ => self.0.try_insert(key.to_string(), value),
+        };
     }
 }
 
+// The hint tells the SDK which hooks are implemented: it skips the others
+// without calling them (or looking the interceptor up in the bag).
+#[aws_smithy_runtime_api::client::interceptors::dyn_dispatch_hint]
 impl Intercept for XrayInterceptor {
     fn name(&self) -> &'static str {
         "XrayInterceptor"
@@ -166,22 +197,29 @@ impl Intercept for XrayInterceptor {
             return Ok(());
         };
         let service = Service::of(metadata.service());
-        let mut span = Span::child(
-            format!("{}.{}", metadata.service(), metadata.name()),
-            service.kind(metadata.name()),
-        );
+        let mut name = String::with_capacity(metadata.service().len() + metadata.name().len() + 1);
+        name.push_str(metadata.service());
+        name.push('.');
+        name.push_str(metadata.name());
+        let mut span = Span::child(name, service.kind(metadata.name()));
         if !span.span_context().is_valid() {
             // Tracing is off.
             return Ok(());
         }
         if span.is_recording() {
-            let mut attributes = vec![
-                KeyValue::new(key::RPC_SYSTEM, "aws-api"),
-                KeyValue::new(key::RPC_SERVICE, metadata.service().to_string()),
-                KeyValue::new(key::RPC_METHOD, metadata.name().to_string()),
-            ];
+            // Room for what the request and the answer add.
+            let mut attributes = Vec::with_capacity(16);
+            attributes.push(KeyValue::new(key::RPC_SYSTEM, "aws-api"));
+            attributes.push(KeyValue::new(
+                key::RPC_SERVICE,
+                metadata.service().to_string(),
+            ));
+            attributes.push(KeyValue::new(key::RPC_METHOD, metadata.name().to_string()));
             if let Some(region) = cfg.load::<Region>() {
-                attributes.push(KeyValue::new(key::CLOUD_REGION, region.to_string()));
+                attributes.push(KeyValue::new(
+                    key::CLOUD_REGION,
+                    region.as_ref().to_string(),
+                ));
             }
             span.extend_attributes(attributes);
         }

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use aws_smithy_json::deserialize::{Token, json_token_iter};
+use aws_smithy_json::deserialize::{EscapedStr, Token, json_token_iter};
 
 /// A container the walk is in.
 #[derive(Clone, Copy, Debug)]
@@ -25,10 +25,11 @@ pub(super) enum Step<'a> {
     Open,
     /// A container ends (it is no longer among the levels).
     Close,
-    /// A string value, under `key` in an object (or `None` in an array).
+    /// A string value, under `key` in an object (or `None` in an array);
+    /// still escaped (most values are of no interest: see [`text`]).
     Str {
         key: Option<&'a str>,
-        value: Cow<'a, str>,
+        value: EscapedStr<'a>,
     },
     /// A key of an object (the object is the last level).
     Key(&'a str),
@@ -73,10 +74,7 @@ pub(super) fn walk<'a>(
                 pending_key = Some(name);
                 visit(&levels, Step::Key(name))
             }
-            Token::ValueString { value, .. } => match value.to_unescaped() {
-                Ok(value) => visit(&levels, Step::Str { key, value }),
-                Err(_) => return false,
-            },
+            Token::ValueString { value, .. } => visit(&levels, Step::Str { key, value }),
             Token::ValueBool { .. } | Token::ValueNull { .. } | Token::ValueNumber { .. } => true,
         };
         if !keep_going {
@@ -86,22 +84,79 @@ pub(super) fn walk<'a>(
     levels.is_empty()
 }
 
+/// A string value, unescaped; `None` when its escapes are malformed.
+pub(super) fn text(value: EscapedStr<'_>) -> Option<Cow<'_, str>> {
+    value.to_unescaped().ok()
+}
+
 /// The top-level string member `name` of a JSON object, read from the
-/// first `limit` bytes.
+/// first `limit` bytes. The bytes are scanned (strings skipped, depth
+/// counted) rather than tokenized: this runs on every request.
 pub(super) fn top_level_string<'a>(
     body: &'a [u8],
     name: &str,
     limit: usize,
 ) -> Option<Cow<'a, str>> {
-    let mut found = None;
-    walk(body, limit, |levels, step| match step {
-        Step::Str { key, value } if levels.len() == 1 && key == Some(name) => {
-            found = Some(value);
-            false
+    let body = &body[..body.len().min(limit)];
+    let mut depth = 0usize;
+    let mut expecting_key = false;
+    let mut i = 0;
+    while let Some(&byte) = body.get(i) {
+        match byte {
+            b'"' => {
+                let end = string_end(body, i + 1)?;
+                if depth == 1 && expecting_key {
+                    expecting_key = false;
+                    let key = &body[i + 1..end];
+                    i = skip_space(body, end + 1);
+                    if body.get(i) != Some(&b':') {
+                        return None;
+                    }
+                    i = skip_space(body, i + 1);
+                    if key == name.as_bytes() {
+                        if body.get(i) != Some(&b'"') {
+                            return None;
+                        }
+                        let value_end = string_end(body, i + 1)?;
+                        let value = std::str::from_utf8(&body[i + 1..value_end]).ok()?;
+                        return text(EscapedStr::new(value));
+                    }
+                    continue;
+                }
+                i = end + 1;
+                continue;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                expecting_key = depth == 1 && byte == b'{';
+            }
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b',' if depth == 1 => expecting_key = true,
+            _ => {}
         }
-        _ => true,
-    });
-    found
+        i += 1;
+    }
+    None
+}
+
+/// The index of the `"` closing the string whose content starts at `start`.
+fn string_end(body: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while let Some(&byte) = body.get(i) {
+        match byte {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn skip_space(body: &[u8], mut i: usize) -> usize {
+    while body.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
@@ -116,6 +171,7 @@ mod tests {
             let path: Vec<_> = levels.iter().map(|l| l.key.unwrap_or("-")).collect();
             match step {
                 Step::Str { key, value } => {
+                    let value = text(value).unwrap();
                     seen.push(format!("{} {key:?}={value}", path.join("/")))
                 }
                 Step::Open => seen.push(format!(
@@ -160,6 +216,19 @@ mod tests {
             "beyond the limit"
         );
         assert_eq!(top_level_string(b"not json", "QueueUrl", usize::MAX), None);
+        let tricky = br#"{ "A" : ["TableName", {"TableName": "no"}], "B": "x\"y,\"TableName\":\"z", "TableName" : "t" }"#;
+        assert_eq!(
+            top_level_string(tricky, "TableName", usize::MAX).as_deref(),
+            Some("t")
+        );
+        assert_eq!(
+            top_level_string(br#"{"TableName": 7}"#, "TableName", usize::MAX),
+            None
+        );
+        assert_eq!(
+            top_level_string(br#"{"TableName": "unterminated}"#, "TableName", usize::MAX),
+            None
+        );
     }
 
     #[test]

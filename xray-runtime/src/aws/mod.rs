@@ -64,8 +64,10 @@ pub use sqs::{AWS_TRACE_HEADER, SqsMessage, link_messages, producer_context, tra
 /// every client of a program. The SDK's shared configuration has no place
 /// for interceptors, so each client's own configuration gets one.
 ///
-/// `aws_client!(aws_sdk_dynamodb, &sdk_config)` is
-/// `aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&sdk_config).interceptor(XrayInterceptor::new()).build())`.
+/// `aws_client!(aws_sdk_dynamodb, &sdk_config)` is the client of
+/// `aws_sdk_dynamodb::config::Builder::from(&sdk_config)` with
+/// `push_interceptor(XrayInterceptor::shared())` (the interceptor, held so
+/// that the SDK never asks whether it was disabled).
 /// The crate may be named by a path (`aws_client!(my::sdk::sqs, &config)`).
 ///
 #[cfg_attr(feature = "aws-sdk-sqs", doc = "```no_run")]
@@ -77,11 +79,9 @@ pub use sqs::{AWS_TRACE_HEADER, SqsMessage, link_messages, producer_context, tra
 /// ```
 #[macro_export]
 macro_rules! aws_client {
-    ($($service:ident)::+, $sdk_config:expr $(,)?) => {
-        $($service)::+::Client::from_conf(
-            $($service)::+::config::Builder::from($sdk_config)
-                .interceptor($crate::aws::XrayInterceptor::new())
-                .build(),
-        )
-    };
+    ($($service:ident)::+, $sdk_config:expr $(,)?) => {{
+        let mut builder = $($service)::+::config::Builder::from($sdk_config);
+        builder.push_interceptor($crate::aws::XrayInterceptor::shared());
+        $($service)::+::Client::from_conf(builder.build())
+    }};
 }

@@ -11,7 +11,7 @@ use aws_smithy_runtime_api::client::interceptors::context::Error;
 use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
 use aws_smithy_runtime_api::http::{Headers, Response};
 
-use super::json::{Step, walk};
+use super::json::{Step, text, walk};
 
 /// How much of an error answer's body is read for its code and message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -184,6 +184,7 @@ fn json_error(body: &[u8]) -> (Option<String>, Option<String>) {
                 value,
             },
         ) = (levels.len(), step)
+            && let Some(value) = text(value)
         {
             match key {
                 "__type" | "code" | "Code" if code.is_none() => {

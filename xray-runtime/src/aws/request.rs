@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use aws_smithy_runtime_api::http::Request;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 
-use super::json::{Step, top_level_string, walk};
+use super::json::{Step, text, top_level_string, walk};
 use super::service::Service;
 
 /// How much of a request body is read for identifiers (a batch naming a
@@ -26,7 +26,7 @@ pub(super) fn identifiers(
     let mut out = Vec::new();
     let body = request.body().bytes().unwrap_or_default();
     match service {
-        Service::DynamoDb => dynamodb(body, &mut out),
+        Service::DynamoDb => dynamodb(operation, body, &mut out),
         Service::S3 => s3(request, endpoint_url, &mut out),
         Service::Sqs => sqs(operation, body, &mut out),
         Service::Sns => sns(operation, body, &mut out),
@@ -104,14 +104,28 @@ fn string_array(key: &'static str, values: Vec<String>) -> KeyValue {
 }
 
 /// `aws.dynamodb.table_names`: `TableName`, the keys of a batch's
-/// `RequestItems`, the tables of a transaction's `TransactItems`.
-fn dynamodb(body: &[u8], out: &mut Vec<KeyValue>) {
+/// `RequestItems`, the tables of a transaction's `TransactItems`. An
+/// operation on one table is read up to its `TableName` only.
+fn dynamodb(operation: &str, body: &[u8], out: &mut Vec<KeyValue>) {
+    let one_table = !matches!(
+        operation,
+        "BatchGetItem" | "BatchWriteItem" | "TransactGetItems" | "TransactWriteItems"
+    );
     let mut tables: Vec<String> = Vec::new();
     let mut add = |name: &str| {
         if !tables.iter().any(|t| t == name) {
             tables.push(name.to_string());
         }
     };
+    if one_table {
+        if let Some(table) = top_level_string(body, "TableName", BODY_LIMIT) {
+            out.push(string_array(
+                "aws.dynamodb.table_names",
+                vec![table.into_owned()],
+            ));
+        }
+        return;
+    }
     walk(body, BODY_LIMIT, |levels, step| {
         match step {
             Step::Str {
@@ -121,7 +135,9 @@ fn dynamodb(body: &[u8], out: &mut Vec<KeyValue>) {
                 let in_transaction = levels
                     .get(1)
                     .is_some_and(|l| l.key == Some("TransactItems"));
-                if levels.len() == 1 || in_transaction {
+                if (levels.len() == 1 || in_transaction)
+                    && let Some(value) = text(value)
+                {
                     add(&value);
                 }
             }

@@ -178,6 +178,7 @@ pub(super) fn asking_for_trace_header(body: &[u8]) -> Option<Vec<u8>> {
                 names_array = Some((levels[1].open, false));
             }
             Step::Str { key: None, value } if levels.len() == 2 => {
+                let value = value.as_escaped_str();
                 let list = levels[1].key;
                 if list == Some("MessageSystemAttributeNames")
                     && let Some(array) = names_array.as_mut()

@@ -322,9 +322,17 @@ fn detect(settings: &Settings, deadline: Instant) -> Vec<KeyValue> {
     use std::sync::mpsc;
 
     type Probe = Box<dyn FnOnce(Instant) -> Result<Vec<KeyValue>, String> + Send>;
+    let on = |detector| settings.detectors.contains(detector);
+    // A Lambda function has nothing else to find; a container on ECS or
+    // Kubernetes is told by its platform, and its instance's metadata is
+    // often out of its reach (IMDSv2's hop limit): EC2 is asked there only
+    // when its endpoint was named.
+    let in_lambda = on(Detector::Lambda) && settings.lambda.is_some();
+    let in_container = (on(Detector::Ecs) && settings.ecs_uri.is_some())
+        || (on(Detector::Eks) && settings.kubernetes.is_some());
     let mut probes: Vec<(Detector, Probe)> = Vec::new();
     for detector in Detector::ALL {
-        if !settings.detectors.contains(detector) {
+        if !on(detector) || (in_lambda && detector != Detector::Lambda) {
             continue;
         }
         let probe: Option<Probe> = match detector {
@@ -347,7 +355,9 @@ fn detect(settings: &Settings, deadline: Instant) -> Vec<KeyValue> {
             Detector::Ec2 => settings
                 .ec2_endpoint
                 .clone()
-                .filter(|_| settings.ec2_endpoint_named || ec2::host_looks_like_ec2())
+                .filter(|_| {
+                    settings.ec2_endpoint_named || (!in_container && ec2::host_looks_like_ec2())
+                })
                 .map(|endpoint| -> Probe {
                     Box::new(move |deadline| ec2::detect(&endpoint, deadline))
                 }),
@@ -379,13 +389,14 @@ fn detect(settings: &Settings, deadline: Instant) -> Vec<KeyValue> {
         waiting.retain(|d| *d != detector);
         match answer {
             Ok(attributes) => found.push((detector, attributes)),
-            Err(why) => eprintln!(
+            Err(why) if told(settings, detector) => eprintln!(
                 "xray: resource detection: {} left out ({why})",
                 detector.name()
             ),
+            Err(_) => {}
         }
     }
-    for detector in waiting {
+    for detector in waiting.into_iter().filter(|d| told(settings, *d)) {
         eprintln!(
             "xray: resource detection: {} left out (no answer within {} ms)",
             detector.name(),
@@ -394,6 +405,15 @@ fn detect(settings: &Settings, deadline: Instant) -> Vec<KeyValue> {
     }
     found.sort_by_key(|(detector, _)| Detector::ALL.iter().position(|d| d == detector));
     merge(found.into_iter().map(|(_, attributes)| attributes))
+}
+
+/// Whether a detector's failure is said on stderr: always, but for EC2
+/// asked on a guess (the host looked like an instance, no endpoint named):
+/// a container on an instance often cannot reach its metadata, and says so
+/// by not answering.
+#[cfg(feature = "aws")]
+fn told(settings: &Settings, detector: Detector) -> bool {
+    detector != Detector::Ec2 || settings.ec2_endpoint_named
 }
 
 /// Without the `aws` feature there are no detectors.

@@ -99,11 +99,17 @@ impl Span {
     }
 
     /// Records attributes whose values are already OpenTelemetry values
-    /// (kept as they are: static strings are not copied).
+    /// (kept as they are: static strings are not copied). The first ones
+    /// become the span's list, spare capacity included.
     #[cfg_attr(not(feature = "aws-sdk"), allow(dead_code))]
-    pub(crate) fn extend_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+    pub(crate) fn extend_attributes(&mut self, mut attributes: Vec<KeyValue>) {
         if let Some(frame) = self.frame.as_mut().filter(|frame| frame.sampled) {
-            frame.extra().attributes.extend(attributes);
+            let recorded = &mut frame.extra().attributes;
+            if recorded.is_empty() {
+                std::mem::swap(recorded, &mut attributes);
+            } else {
+                recorded.append(&mut attributes);
+            }
         }
     }
 
