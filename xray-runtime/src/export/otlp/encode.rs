@@ -170,6 +170,7 @@ fn proto_span(span: Finished, converter: &Converter) -> Span {
                 dropped_attributes_count: 0,
             })
             .collect();
+        out.links = extra.links.into_iter().map(span::Link::from).collect();
         out.status = proto_status(extra.status);
     }
     out
