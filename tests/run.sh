@@ -23,6 +23,9 @@ bash tests/collector/install-rotel.sh
 # The Python peers of the secure export tests (an OTLP receiver checking
 # SigV4 with botocore, instance and container metadata), from PyPI.
 bash tests/peers/install.sh
+# The tests never ask this machine's own instance metadata (resource
+# detection would on an EC2 host); the tests of detection point it at a peer.
+export AWS_EC2_METADATA_DISABLED=true
 cargo test --workspace "$@"
 cargo test -p xray-macros --features disabled "$@"   # tracing compiled out: items come back unchanged
 cargo test -p xray-bench --lib "$@"                  # the benchmarks' counting OTLP receiver

@@ -1323,11 +1323,74 @@ def moto_peer_checks(workdir):
             s3.create_bucket(Bucket="selftest-bucket", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
             s3.put_object(Bucket="selftest-bucket", Key="k", Body=b"payload")
             expect_equal(s3.get_object(Bucket="selftest-bucket", Key="k")["Body"].read(), b"payload", "S3 object")
+            sqs.send_message_batch(
+                QueueUrl=queue,
+                Entries=[
+                    {
+                        "Id": "1",
+                        "MessageBody": "batched",
+                        "MessageSystemAttributes": {"AWSTraceHeader": {"DataType": "String", "StringValue": trace_header}},
+                    }
+                ],
+            )
+            batched = sqs.receive_message(QueueUrl=queue, MessageSystemAttributeNames=["AWSTraceHeader"])["Messages"]
+            expect_equal(batched[0]["Attributes"].get("AWSTraceHeader"), trace_header, "batch entry's AWSTraceHeader")
             sent = [r for r in read_records(record) if r["target"] == "AmazonSQS.SendMessage"]
             expect_equal(sent[0]["headers"].get("x-amzn-trace-id"), trace_header, "recorded X-Amzn-Trace-Id")
 
         check("moto_peer: SQS, DynamoDB and S3 answer; trace header recorded", services)
         print(f"   (moto_peer started in {peer.startup_seconds:.1f} s)", flush=True)
+
+        def faults():
+            import botocore.config
+            import botocore.exceptions
+
+            no_retries = botocore.config.Config(retries={"total_max_attempts": 1})
+            dynamodb = botocore.session.get_session().create_client(
+                "dynamodb",
+                region_name="us-west-2",
+                endpoint_url=f"http://127.0.0.1:{peer.port}",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=no_retries,
+            )
+            control(
+                peer.port,
+                "mode",
+                {
+                    "mode": "status",
+                    "status": 400,
+                    "error_code": "ProvisionedThroughputExceededException",
+                    "message": "slow down",
+                    "count": 1,
+                    "target": "DynamoDB_20120810.GetItem",
+                },
+            )
+            dynamodb.describe_table(TableName="orders")  # another target: not matched
+            try:
+                dynamodb.get_item(TableName="orders", Key={"id": {"S": "1"}})
+                raise AssertionError("the fault did not answer")
+            except botocore.exceptions.ClientError as err:
+                expect_equal(err.response["Error"]["Code"], "ProvisionedThroughputExceededException", "JSON error code")
+                expect_equal(err.response["Error"]["Message"], "slow down", "JSON error message")
+            dynamodb.get_item(TableName="orders", Key={"id": {"S": "1"}})  # count used up
+            s3 = aws_client("s3", peer.port)
+            control(peer.port, "mode", {"mode": "status", "status": 503, "error_code": "SlowDown", "path_prefix": "/selftest-bucket"})
+            try:
+                s3.get_object(Bucket="selftest-bucket", Key="k")
+                raise AssertionError("the S3 fault did not answer")
+            except botocore.exceptions.ClientError as err:
+                expect_equal(err.response["Error"]["Code"], "SlowDown", "XML error code")
+            control(peer.port, "mode", {"mode": "slow", "delay_ms": 300, "count": 1})
+            started = time.monotonic()
+            dynamodb.describe_table(TableName="orders")
+            expect(time.monotonic() - started >= 0.3, "slow mode did not delay")
+            status, _, _ = once(peer.port, "POST", "/_control/mode", b'{"mode": "explode"}')
+            expect_equal(status, 400, "unknown mode")
+            modes = [r["mode"] for r in read_records(record)[-5:]]
+            expect("status" in modes and "slow" in modes, f"modes recorded: {modes}")
+
+        check("moto_peer: injected AWS errors (JSON and XML), slow answers, matching by target and path", faults)
 
 
 def group(name, function, *args):

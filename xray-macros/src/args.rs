@@ -361,6 +361,7 @@ pub struct MainArgs {
     pub propagators: Once<LitStr>,
     pub sampler: Once<Sampler>,
     pub shutdown_timeout_ms: Once<LitInt>,
+    pub resource_detectors: Once<LitStr>,
 }
 
 pub const PROPAGATORS: &[&str] = &["xray", "xray-lambda", "tracecontext", "baggage", "none"];
@@ -422,6 +423,19 @@ fn parse_xray_settings(input: ParseStream<'_>) -> syn::Result<XraySettings> {
     syn::parse::Parser::parse2(parser, input.parse::<TokenStream>()?)?;
     Ok(settings)
 }
+
+/// Names of resource detectors (`aws_ec2` is also accepted for `ec2`, ...).
+pub const RESOURCE_DETECTORS: &[&str] = &[
+    "lambda",
+    "elastic_beanstalk",
+    "eks",
+    "ecs",
+    "ec2",
+    "aws",
+    "all",
+    "env",
+    "none",
+];
 impl MainArgs {
     pub fn parse_option(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
         let path = &meta.path;
@@ -464,17 +478,7 @@ impl MainArgs {
             self.compression.set(&meta, compression)
         } else if path.is_ident("propagators") {
             let lit = string(&meta, "propagators", "\"xray,tracecontext\"")?;
-            for name in lit.value().split(',').map(str::trim) {
-                if !PROPAGATORS.contains(&name) {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        format!(
-                            "unknown propagator {name:?}; expected a comma-separated list of: {}",
-                            PROPAGATORS.join(", ")
-                        ),
-                    ));
-                }
-            }
+            check_names(&lit, "propagator", PROPAGATORS, |name| name)?;
             self.propagators.set(&meta, lit)
         } else if path.is_ident("sampler") {
             let name: Written<SamplerName> = Written::parse(meta.value()?)?;
@@ -517,13 +521,48 @@ impl MainArgs {
             })?;
             lit.base10_parse::<u64>()?;
             self.shutdown_timeout_ms.set(&meta, lit)
+        } else if path.is_ident("resource_detectors") {
+            let lit = string(&meta, "resource_detectors", "\"ecs,ec2\"")?;
+            // `aws_ec2` is `ec2` as `cloud.platform` spells it.
+            check_names(
+                &lit,
+                "resource detector",
+                RESOURCE_DETECTORS,
+                |name| match name.strip_prefix("aws_").unwrap_or(name) {
+                    "beanstalk" => "elastic_beanstalk",
+                    bare => bare,
+                },
+            )?;
+            self.resource_detectors.set(&meta, lit)
         } else {
             Err(meta.error(format!(
-                "unknown option `{}`; expected one of: `service`, `exporter`, `endpoint`, `protocol`, `compression`, `propagators`, `sampler`, `shutdown_timeout_ms`",
+                "unknown option `{}`; expected one of: `service`, `exporter`, `endpoint`, `protocol`, `compression`, `propagators`, `sampler`, `shutdown_timeout_ms`, `resource_detectors`",
                 path_name(path)
             )))
         }
     }
+}
+
+/// Checks that every name of a comma-separated list in `lit` is one of
+/// `names` (after `spelled` maps an alternative spelling to its name).
+fn check_names(
+    lit: &LitStr,
+    what: &str,
+    names: &[&str],
+    spelled: impl Fn(&str) -> &str,
+) -> syn::Result<()> {
+    for name in lit.value().split(',').map(str::trim) {
+        if !names.contains(&spelled(name)) {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!(
+                    "unknown {what} {name:?}; expected a comma-separated list of: {}",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses a comma-separated option list, one option at a time.

@@ -112,5 +112,8 @@ fn main_setters(args: &MainArgs) -> Vec<TokenStream> {
     if let Some(ms) = &args.shutdown_timeout_ms.value {
         setters.push(quote!(.shutdown_timeout(::core::time::Duration::from_millis(#ms))));
     }
+    if let Some(detectors) = &args.resource_detectors.value {
+        setters.push(quote!(.resource_detectors(#detectors)));
+    }
     setters
 }

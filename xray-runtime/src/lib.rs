@@ -38,11 +38,21 @@
 //! | propagators | `OTEL_PROPAGATORS` (`xray`, `xray-lambda`, `tracecontext`, `baggage`, `none`) | `xray,tracecontext` |
 //! | sampler | `OTEL_TRACES_SAMPLER` (incl. `xray`: X-Ray's sampling rules, see [`XraySampling`]), `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
 //! | shutdown timeout | `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 5000 |
+//! | resource detectors | `OTEL_RESOURCE_DETECTORS` (`lambda`, `elastic_beanstalk`, `eks`, `ecs`, `ec2`, `all`, `none`) | all (each on its own platform only) |
 //! | everything off | `OTEL_SDK_DISABLED=true` | on |
 //!
 //! OTLP headers, timeout and compression (`OTEL_EXPORTER_OTLP_HEADERS`, ...)
 //! and the batch processor's `OTEL_BSP_*` limits are read as the
 //! OpenTelemetry specification says.
+//!
+//! # AWS
+//!
+//! Where the service runs (Lambda, Elastic Beanstalk, EKS, ECS, EC2) is
+//! detected at start, off the application's threads, and becomes the
+//! resource's `cloud.*`, `host.*`, `aws.ecs.*`, `faas.*`, `k8s.*` and
+//! `aws.log.group.names` attributes (feature `aws`, on by default). With
+//! the feature `aws-sdk`, the `aws` module traces every AWS SDK for Rust
+//! client's calls and carries traces through SQS.
 #![warn(missing_docs)]
 
 extern crate self as xray_runtime;
@@ -156,6 +166,7 @@ mod span;
 
 mod carry;
 pub mod export;
+mod resource;
 
 mod collector;
 mod config;
@@ -164,6 +175,8 @@ mod provider;
 #[cfg(feature = "xray-sampler")]
 mod sampling_rules;
 
+#[cfg(feature = "aws-sdk")]
+pub mod aws;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "testing")]

@@ -39,12 +39,17 @@ pub(crate) fn get() -> Option<&'static str> {
     }
 }
 
+/// Tests that set the origin take turns.
+#[cfg(test)]
+pub(crate) static TEST_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn platforms_map_to_origins() {
+        let _turn = TEST_TURN.lock().unwrap_or_else(|e| e.into_inner());
         set_cloud_platform(Some("aws_lambda"));
         assert_eq!(get(), Some("AWS::Lambda::Function"));
         set_cloud_platform(Some("azure_vm"));

@@ -276,7 +276,55 @@ impl XrayHeader {
     /// ```
     #[must_use]
     pub fn to_header_value(&self) -> String {
-        self.to_string()
+        // By hand rather than through `fmt`: headers are written on every
+        // outgoing request.
+        let lineage = self.lineage.as_deref().unwrap_or_default();
+        let mut out = String::with_capacity(80 + lineage.len());
+        out.push_str(ROOT_KEY);
+        out.push(KEY_VALUE_SEPARATOR);
+        push_xray_trace_id(&mut out, self.trace_id);
+        if let Some(parent_id) = self.parent_id {
+            out.push(FIELD_SEPARATOR);
+            out.push_str(PARENT_KEY);
+            out.push(KEY_VALUE_SEPARATOR);
+            push_hex(
+                &mut out,
+                u64::from_be_bytes(parent_id.to_bytes()).into(),
+                PARENT_DIGITS,
+            );
+        }
+        if let Some(sampled) = self.sampling.as_field() {
+            out.push(FIELD_SEPARATOR);
+            out.push_str(SAMPLED_KEY);
+            out.push(KEY_VALUE_SEPARATOR);
+            out.push_str(sampled);
+        }
+        if self.lineage.is_some() {
+            out.push(FIELD_SEPARATOR);
+            out.push_str(LINEAGE_KEY);
+            out.push(KEY_VALUE_SEPARATOR);
+            out.push_str(lineage);
+        }
+        out
+    }
+
+    /// The caller's span context (remote, with the header's sampling
+    /// decision), when the header names a parent: what a consumer links to.
+    ///
+    /// ```
+    /// use xray_runtime::propagation::XrayHeader;
+    ///
+    /// let header: XrayHeader =
+    ///     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    ///         .parse()
+    ///         .unwrap();
+    /// let context = header.span_context().unwrap();
+    /// assert!(context.is_remote() && context.is_sampled());
+    /// assert_eq!(XrayHeader::parse("Root=1-5759e988-bd862e3fe1be46a994272793").unwrap().span_context(), None);
+    /// ```
+    #[must_use]
+    pub fn span_context(&self) -> Option<SpanContext> {
+        self.remote_span_context()
     }
 
     /// The span context of the caller, when the header names one.
@@ -295,17 +343,83 @@ impl XrayHeader {
 impl fmt::Display for XrayHeader {
     /// Same output as [`XrayHeader::to_header_value`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{ROOT_KEY}={}", XrayTraceId(self.trace_id))?;
-        if let Some(parent_id) = self.parent_id {
-            write!(f, "{FIELD_SEPARATOR}{PARENT_KEY}={parent_id:016x}")?;
+        f.write_str(&self.to_header_value())
+    }
+}
+
+/// Appends the `digits` (at most 32) low hex digits of `value` (lower
+/// case, zero-padded).
+fn push_hex(out: &mut String, value: u128, digits: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = digits.min(32);
+    let mut buffer = [0u8; 32];
+    for (i, slot) in buffer[..digits].iter_mut().enumerate() {
+        let shift = (digits - 1 - i) * 4;
+        *slot = HEX[((value >> shift) & 0xf) as usize];
+    }
+    out.push_str(std::str::from_utf8(&buffer[..digits]).unwrap_or_default());
+}
+
+/// Appends a trace id in X-Ray's `1-{8 hex}-{24 hex}` form.
+fn push_xray_trace_id(out: &mut String, trace_id: TraceId) {
+    let id = u128::from_be_bytes(trace_id.to_bytes());
+    out.push_str(ROOT_VERSION_PREFIX);
+    push_hex(out, id >> ROOT_UNIQUE_BITS, ROOT_EPOCH_DIGITS);
+    out.push(ROOT_PART_SEPARATOR);
+    push_hex(out, id & ROOT_UNIQUE_MASK, ROOT_UNIQUE_DIGITS);
+}
+
+/// The W3C Trace Context propagator: the OpenTelemetry SDK's, with the
+/// headers it injects (`traceparent`, `tracestate`, the same values)
+/// written by hand, as they are on every outgoing request.
+#[derive(Debug, Default)]
+pub(crate) struct TraceContext(opentelemetry_sdk::propagation::TraceContextPropagator);
+
+/// `traceparent`, `tracestate`: the headers of W3C Trace Context.
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+
+impl TraceContext {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl TextMapPropagator for TraceContext {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let span_context = span.span_context();
+        if !span_context.is_valid() {
+            return;
         }
-        if let Some(sampled) = self.sampling.as_field() {
-            write!(f, "{FIELD_SEPARATOR}{SAMPLED_KEY}={sampled}")?;
-        }
-        if let Some(lineage) = &self.lineage {
-            write!(f, "{FIELD_SEPARATOR}{LINEAGE_KEY}={lineage}")?;
-        }
-        Ok(())
+        let mut value = String::with_capacity(55);
+        value.push_str("00-");
+        push_hex(
+            &mut value,
+            u128::from_be_bytes(span_context.trace_id().to_bytes()),
+            32,
+        );
+        value.push('-');
+        push_hex(
+            &mut value,
+            u64::from_be_bytes(span_context.span_id().to_bytes()).into(),
+            16,
+        );
+        value.push_str(if span_context.is_sampled() {
+            "-01"
+        } else {
+            "-00"
+        });
+        injector.set(TRACEPARENT, value);
+        injector.set(TRACESTATE, span_context.trace_state().header());
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.0.fields()
     }
 }
 
@@ -357,14 +471,9 @@ pub(crate) struct XrayTraceId(pub(crate) TraceId);
 
 impl fmt::Display for XrayTraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let id = u128::from_be_bytes(self.0.to_bytes());
-        let epoch = id >> ROOT_UNIQUE_BITS;
-        let unique = id & ROOT_UNIQUE_MASK;
-        // Widths: ROOT_EPOCH_DIGITS and ROOT_UNIQUE_DIGITS.
-        write!(
-            f,
-            "{ROOT_VERSION_PREFIX}{epoch:08x}{ROOT_PART_SEPARATOR}{unique:024x}"
-        )
+        let mut out = String::with_capacity(35);
+        push_xray_trace_id(&mut out, self.0);
+        f.write_str(&out)
     }
 }
 
@@ -876,6 +985,37 @@ mod tests {
 
     fn carrier(value: &str) -> HashMap<String, String> {
         HashMap::from([(XRAY_HEADER.to_owned(), value.to_owned())])
+    }
+
+    #[test]
+    fn trace_context_writes_what_the_sdk_writes() {
+        let sdk = opentelemetry_sdk::propagation::TraceContextPropagator::new();
+        let state = TraceState::from_key_value([("vendor", "value")]).unwrap();
+        for (trace, span, flags, state) in [
+            (TRACE, PARENT, TraceFlags::SAMPLED, TraceState::default()),
+            (1, 0x00ff, TraceFlags::default(), state),
+            (
+                u128::MAX,
+                u64::MAX,
+                TraceFlags::SAMPLED,
+                TraceState::default(),
+            ),
+        ] {
+            let cx = Context::new().with_remote_span_context(SpanContext::new(
+                TraceId::from(trace),
+                SpanId::from(span),
+                flags,
+                true,
+                state,
+            ));
+            let (mut ours, mut theirs) = (HashMap::new(), HashMap::new());
+            TraceContext::new().inject_context(&cx, &mut ours);
+            sdk.inject_context(&cx, &mut theirs);
+            assert_eq!(ours, theirs);
+        }
+        let mut none = HashMap::new();
+        TraceContext::new().inject_context(&Context::new(), &mut none);
+        assert!(none.is_empty());
     }
 
     fn extract(propagator: &XrayPropagator, value: &str) -> Context {

@@ -15,7 +15,7 @@ use opentelemetry::propagation::{
 use opentelemetry::trace::{SpanBuilder, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, global};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use crate::clock;
@@ -26,7 +26,8 @@ use crate::flush_error::FlushError;
 use crate::fork;
 use crate::id::XrayIdGenerator;
 use crate::origin;
-use crate::propagation::XrayPropagator;
+use crate::propagation::{TraceContext, XrayPropagator};
+use crate::resource::{self, CLOUD_PLATFORM};
 use crate::sampler::{self, XraySampler};
 #[cfg(feature = "xray-sampler")]
 use crate::sampling_rules;
@@ -96,9 +97,23 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
 
     let resource = resource(&resolved);
     let cloud_platform = resource
-        .get(&Key::from_static_str("cloud.platform"))
+        .get(&Key::from_static_str(CLOUD_PLATFORM))
         .map(|value| value.as_str().into_owned());
     origin::set_cloud_platform(cloud_platform.as_deref());
+    let detection = resource::start(resolved.detection.clone());
+    if let (Some(detection), None) = (&detection, cloud_platform) {
+        // Where the service runs, once detected (`OTEL_RESOURCE_ATTRIBUTES`
+        // naming a platform wins).
+        detection.when_done(move |detected| {
+            let platform = detected
+                .iter()
+                .find(|kv| kv.key.as_str() == CLOUD_PLATFORM)
+                .map(|kv| kv.value.as_str().into_owned());
+            if platform.is_some() && state::is_current(generation) {
+                origin::set_cloud_platform(platform.as_deref());
+            }
+        });
+    }
     let scope = InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
@@ -106,7 +121,7 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     clock::init(resolved.clock);
     state::size_queues(limits.max_queue, limits.max_batch, STAGING_THREADS);
     let collector = Arc::new(Collector::start(
-        generation, limits, exporters, &resource, scope,
+        generation, limits, exporters, &resource, detection, scope,
     ));
 
     // Spans made through the OpenTelemetry API leave through the same thread.
@@ -154,7 +169,7 @@ pub(crate) fn propagator(kinds: &[PropagatorKind]) -> TextMapCompositePropagator
             match kind {
                 PropagatorKind::Xray => Box::new(XrayPropagator::new()),
                 PropagatorKind::XrayLambda => Box::new(XrayPropagator::lambda()),
-                PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
+                PropagatorKind::TraceContext => Box::new(TraceContext::new()),
                 PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
             }
         })
@@ -357,4 +372,31 @@ impl Drop for Guard {
 /// after each invocation). Does nothing when no provider is installed.
 pub fn flush() -> Result<(), FlushError> {
     state::flush_active()
+}
+
+#[cfg(all(test, feature = "aws", feature = "testing"))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::config::fixed_env;
+
+    #[test]
+    fn the_detected_platform_becomes_the_origin() {
+        let _turn = origin::TEST_TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let _installs = crate::state::TEST_INSTALLS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        origin::set_cloud_platform(None);
+        let config = || Config::new().exporter(ExporterKind::None);
+        let env = fixed_env(&[("AWS_LAMBDA_FUNCTION_NAME", "resize")]);
+        let guard = install(config(), Resolved::new(&config(), &env));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while origin::get().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(origin::get(), Some("AWS::Lambda::Function"));
+        drop(guard);
+        origin::set_cloud_platform(None);
+    }
 }

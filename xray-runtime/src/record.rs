@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use opentelemetry::trace::{SpanKind, Status, TraceState};
+use opentelemetry::trace::{Link, SpanKind, Status, TraceState};
 use opentelemetry::{Context, KeyValue, StringValue};
 
 /// The attribute that lists which attributes are X-Ray annotations (indexed
@@ -37,6 +37,8 @@ pub(crate) struct Extra {
     pub attributes: Vec<KeyValue>,
     pub annotations: Vec<StringValue>,
     pub events: Vec<RawEvent>,
+    /// Spans this one is linked to (the messages of a batch it handles).
+    pub links: Vec<Link>,
     pub status: Status,
     /// The caller's context for a root continuing a remote trace (lineage,
     /// baggage, W3C trace state).
@@ -47,6 +49,10 @@ pub(crate) struct Extra {
     /// On a root decided by an X-Ray sampling rule that wants to know how
     /// its traces end (adaptive sampling): the rule.
     pub deciding_rule: Option<DecidingRule>,
+    /// On a root an X-Ray sampling rule sampled (or held): the rule's name,
+    /// an attribute once the span ends (kept apart until then, so that
+    /// deciding allocates nothing more).
+    pub sampling_rule: Option<&'static str>,
 }
 
 /// The X-Ray sampling rule that decided a root.

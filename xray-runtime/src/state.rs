@@ -14,6 +14,11 @@ use crate::flush_error::FlushError;
 use crate::queue::{self, BLOCK_SLOTS, Consumer, Pool, PoolLock, Producer};
 use crate::record::Finished;
 
+/// Installations made by tests (`testing`'s captures, the crate's own
+/// unit tests) take turns.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) static TEST_INSTALLS: Mutex<()> = Mutex::new(());
+
 /// Fast check made by every instrumented call before anything else.
 pub(crate) static ENABLED: AtomicBool = AtomicBool::new(false);
 

@@ -31,8 +31,6 @@ use crate::provider::Guard;
 use crate::record::ANNOTATIONS_KEY;
 use crate::sampler::SamplerKind;
 
-static TURN: Mutex<()> = Mutex::new(());
-
 /// Installs a provider that keeps every finished span in memory.
 ///
 /// Sampling is the production default: every new trace is sampled, and a
@@ -49,7 +47,8 @@ pub fn capture_with(sampler: SamplerKind) -> Capture {
 
 /// Like [`capture`], set up by `config` (its exporter replaced by the
 /// capture's): to test with X-Ray's sampling rules, a service name, ...
-/// Environment variables are ignored.
+/// Environment variables are ignored, and no resource detector runs
+/// unless `config` names some.
 ///
 /// ```
 /// use xray_runtime::{Config, SamplerKind, XraySampling};
@@ -67,8 +66,15 @@ pub fn capture_with(sampler: SamplerKind) -> Capture {
 /// assert!(capture.spans().is_empty(), "the rules sample nothing");
 /// ```
 pub fn capture_config(config: Config) -> Capture {
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let turn = crate::state::TEST_INSTALLS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let spans = Arc::new(Mutex::new(Vec::new()));
+    let mut config = config;
+    if config.resource_detectors.is_none() {
+        // Spans are exported at once, with no cloud attributes to wait for.
+        config = config.resource_detectors("none");
+    }
     let config = config.with_exporter(MemoryExporter {
         spans: spans.clone(),
     });
@@ -193,6 +199,17 @@ pub struct FinishedEvent {
     pub attributes: Vec<(String, Value)>,
 }
 
+/// A link from a span to another; see [`Span::add_link`](crate::Span::add_link).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedLink {
+    /// The linked span's trace id in X-Ray form.
+    pub trace_id: String,
+    /// The linked span's id, 16 hex digits.
+    pub span_id: String,
+    /// The link's attributes.
+    pub attributes: Vec<(String, Value)>,
+}
+
 impl FinishedEvent {
     /// An attribute of the event rendered as text.
     pub fn attr(&self, key: &str) -> Option<String> {
@@ -226,6 +243,8 @@ pub struct FinishedSpan {
     pub attributes: Vec<(String, Value)>,
     /// Events, in order.
     pub events: Vec<FinishedEvent>,
+    /// Links to other spans, in the order they were added.
+    pub links: Vec<FinishedLink>,
     /// Start time.
     pub start_time: SystemTime,
     /// End time.
@@ -259,6 +278,19 @@ impl FinishedSpan {
                 .map(|e| FinishedEvent {
                     name: e.name.to_string(),
                     attributes: e
+                        .attributes
+                        .iter()
+                        .map(|kv| (kv.key.to_string(), kv.value.clone()))
+                        .collect(),
+                })
+                .collect(),
+            links: data
+                .links
+                .iter()
+                .map(|link| FinishedLink {
+                    trace_id: xray_trace_id(link.span_context.trace_id()),
+                    span_id: link.span_context.span_id().to_string(),
+                    attributes: link
                         .attributes
                         .iter()
                         .map(|kv| (kv.key.to_string(), kv.value.clone()))

@@ -59,5 +59,5 @@ pub use rule::{
     SkippedRule,
 };
 pub use ruleset::{Decision, RULES_TTL, RuleRef, RuleSet, TargetsApplied};
-pub use sampler::{Sampler, client_id_from_random};
+pub use sampler::{Sampler, Snapshot, client_id_from_random};
 pub use wildcard::{Pattern, wildcard_match};

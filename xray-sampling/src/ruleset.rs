@@ -206,6 +206,8 @@ pub struct RuleSet {
     reachable: usize,
     /// Bit per [`Field`] that some reachable rule checks.
     used_fields: u8,
+    /// Some reachable rule matches attributes.
+    uses_attributes: bool,
     fetched_at: u64,
     skipped: Vec<SkippedRule>,
 }
@@ -396,6 +398,7 @@ impl RuleSet {
             })
             .collect();
         let quick: Box<[Quick]> = quick;
+        let uses_attributes = rules[..reachable].iter().any(|r| !r.attributes.is_empty());
         let mut keyed = quick.iter().filter(|q| q.key.mask != 0).map(|q| q.field);
         let quick_field = keyed.next().filter(|&f| keyed.all(|g| g == f));
         RuleSet {
@@ -405,9 +408,17 @@ impl RuleSet {
             quick_field,
             reachable,
             used_fields,
+            uses_attributes,
             fetched_at,
             skipped,
         }
+    }
+
+    /// Whether some rule that can be chosen matches a request's
+    /// attributes: callers may leave them out of the request otherwise.
+    #[inline]
+    pub fn uses_attributes(&self) -> bool {
+        self.uses_attributes
     }
 
     /// Decides whether to sample a new trace: finds the first rule (in

@@ -11,6 +11,7 @@ use crate::request::SamplingRequest;
 use crate::rule::{SamplingRule, SkippedRule};
 use crate::ruleset::{Decision, RuleRef, RuleSet, TargetsApplied};
 use arc_swap::{ArcSwap, ArcSwapOption};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Decides with the centralized rules while they are fresh and one of them
@@ -24,8 +25,66 @@ use std::sync::{Arc, Mutex};
 pub struct Sampler {
     centralized: ArcSwapOption<RuleSet>,
     local: ArcSwap<RuleSet>,
+    /// Changes after either rule set is replaced (see [`Snapshot`]).
+    version: AtomicU64,
     client_id: String,
     writer: Mutex<()>,
+}
+
+/// The rule sets of a [`Sampler`] at one moment, to decide with without
+/// touching the sampler's shared pointers: a thread keeps one and takes a
+/// new one when [`Sampler::version`] moves on. Quotas, targets and
+/// statistics stay shared (they live in the rules' state).
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    centralized: Option<Arc<RuleSet>>,
+    local: Arc<RuleSet>,
+    version: u64,
+}
+
+impl Snapshot {
+    /// The [`Sampler::version`] this snapshot was taken at.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Whether some rule of these sets matches a request's attributes
+    /// (see [`RuleSet::uses_attributes`]).
+    #[inline]
+    pub fn uses_attributes(&self) -> bool {
+        self.local.uses_attributes()
+            || self
+                .centralized
+                .as_deref()
+                .is_some_and(RuleSet::uses_attributes)
+    }
+
+    /// Decides as [`Sampler::decide`] does, with these rule sets.
+    #[inline]
+    pub fn decide(&self, req: &SamplingRequest<'_>, now: u64, random: u64) -> Decision {
+        decide_with(self.centralized.as_deref(), &self.local, req, now, random)
+    }
+}
+
+/// The centralized rules while they are fresh and one of them matches, else
+/// the local rules.
+#[inline]
+fn decide_with(
+    centralized: Option<&RuleSet>,
+    local: &RuleSet,
+    req: &SamplingRequest<'_>,
+    now: u64,
+    random: u64,
+) -> Decision {
+    if let Some(set) = centralized
+        && !set.is_expired(now)
+    {
+        let decision = set.decide(req, now, random);
+        if decision.rule.is_some() {
+            return decision;
+        }
+    }
+    local.decide(req, now, random)
 }
 
 impl std::fmt::Debug for Sampler {
@@ -52,6 +111,7 @@ impl Sampler {
         Sampler {
             centralized: ArcSwapOption::empty(),
             local: ArcSwap::from_pointee(local),
+            version: AtomicU64::new(0),
             client_id: client_id.into(),
             writer: Mutex::new(()),
         }
@@ -71,18 +131,27 @@ impl Sampler {
     /// Decides for a new trace (see [`RuleSet::decide`]).
     #[inline]
     pub fn decide(&self, req: &SamplingRequest<'_>, now: u64, random: u64) -> Decision {
-        {
-            let centralized = self.centralized.load();
-            if let Some(set) = centralized.as_deref()
-                && !set.is_expired(now)
-            {
-                let decision = set.decide(req, now, random);
-                if decision.rule.is_some() {
-                    return decision;
-                }
-            }
+        let centralized = self.centralized.load();
+        decide_with(centralized.as_deref(), &self.local.load(), req, now, random)
+    }
+
+    /// Changes after either rule set is replaced: a [`Snapshot`] taken at
+    /// an older version may decide with rules that are gone.
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// The rule sets now, to decide with many times (see [`Snapshot`]).
+    pub fn snapshot(&self) -> Snapshot {
+        // The version first: a snapshot may then be newer than its version
+        // says (and is taken again), never older.
+        let version = self.version();
+        Snapshot {
+            centralized: self.centralized.load_full(),
+            local: self.local.load_full(),
+            version,
         }
-        self.local.load().decide(req, now, random)
     }
 
     /// Installs rules from GetSamplingRules fetched at `fetched_at`, keeping
@@ -99,6 +168,7 @@ impl Sampler {
         let skipped = set.skipped().to_vec();
         if set.rules().len() > 0 {
             self.centralized.store(Some(Arc::new(set)));
+            self.version.fetch_add(1, Ordering::Release);
         }
         skipped
     }
@@ -107,6 +177,7 @@ impl Sampler {
     pub fn set_local_rules(&self, local: RuleSet) {
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.local.store(Arc::new(local));
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// The current centralized rules, if any were installed.

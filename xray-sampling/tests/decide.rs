@@ -722,3 +722,32 @@ fn roots_that_are_not_http_requests_match_only_rules_about_any_request() {
     };
     assert_eq!(name(&set, &unknown).as_deref(), Some("posts"));
 }
+
+#[test]
+fn a_snapshot_decides_as_its_sampler_until_the_rules_change() {
+    let sampler = Sampler::with_default_local_rules("000000000000000000000001");
+    let before = sampler.snapshot();
+    assert_eq!(before.version(), sampler.version());
+    sampler.update_rules(
+        vec![
+            SamplingRule::new("api", 1, 1.0, 0).with_url_path("/api/*"),
+            SamplingRule::default_rule(0.0, 0),
+        ],
+        T0,
+    );
+    assert_ne!(
+        before.version(),
+        sampler.version(),
+        "new rules, new version"
+    );
+    let request = req("GET", "/api/x");
+    let rule = |d: xray_sampling::Decision| d.rule_name;
+    assert_eq!(rule(before.decide(&request, T0, 1)), Some("Default"));
+    let after = sampler.snapshot();
+    assert_eq!(rule(after.decide(&request, T0, 1)), Some("api"));
+    assert_eq!(rule(sampler.decide(&request, T0, 1)), Some("api"));
+    // Targets change the rules' state, not the version: snapshots see them.
+    let version = sampler.version();
+    sampler.apply_targets(&targets(vec![target("api")], None), T0);
+    assert_eq!(sampler.version(), version);
+}

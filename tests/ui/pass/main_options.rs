@@ -14,6 +14,7 @@ fn work() -> Option<String> {
     propagators = "xray, tracecontext,baggage",
     sampler = parentbased_traceidratio(1.0),
     shutdown_timeout_ms = 250,
+    resource_detectors = "aws_lambda,ecs",
 )]
 fn main() {
     let header = work().expect("#[xray_main] installed no provider");

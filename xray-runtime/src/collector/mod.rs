@@ -28,6 +28,7 @@ use opentelemetry_sdk::Resource;
 use crate::export::BoxedExporter;
 use crate::export::otlp::OtlpSettings;
 use crate::flush_error::FlushError;
+use crate::resource::Detection;
 use crate::span::stack::is_suppressed;
 use crate::state::Pipeline;
 
@@ -127,12 +128,15 @@ fn accounting_margin(wait: Duration) -> Duration {
 }
 
 impl Collector {
-    /// Starts the export thread and the exporters' lanes.
+    /// Starts the export thread and the exporters' lanes. With `detection`
+    /// under way, the lanes start once it is over (or its deadline passed),
+    /// with the detected attributes under `resource`'s.
     pub(crate) fn start(
         generation: u32,
         limits: Limits,
         exporters: Vec<ExporterSpec>,
         resource: &Resource,
+        detection: Option<Arc<Detection>>,
         scope: InstrumentationScope,
     ) -> Self {
         let shared = Arc::new(Shared {
@@ -145,7 +149,18 @@ impl Collector {
             woken: AtomicBool::new(false),
             wants_reports: AtomicBool::new(false),
         });
-        let worker = Worker::new(shared.clone(), limits, exporters, resource, scope);
+        if let Some(detection) = &detection {
+            let waiting = shared.clone();
+            detection.when_done(move |_| waiting.wake());
+        }
+        let worker = Worker::new(
+            shared.clone(),
+            limits,
+            exporters,
+            resource,
+            detection,
+            scope,
+        );
         let spawned = thread::Builder::new()
             .name("xray-export".into())
             .spawn(move || worker.run());

@@ -10,11 +10,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use opentelemetry::InstrumentationScope;
+use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
@@ -26,6 +26,7 @@ use crate::export::lane::{Batch, Completions, Done, Lane, Outcome as BatchOutcom
 use crate::export::{ExporterLane, OtlpLane};
 use crate::flush_error::FlushError;
 use crate::record::Finished;
+use crate::resource::Detection;
 use crate::span::stack::suppress_this_thread;
 use crate::state;
 use crate::stats::{self, Loss, Stats};
@@ -37,6 +38,9 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 const IDLE_BLOCKS: usize = 64;
 /// The least time an exporter's shutdown is given, even past the deadline.
 const MIN_LANE_SHUTDOWN: Duration = Duration::from_millis(10);
+/// How long past its deadline resource detection is waited for: it gives
+/// up on late detectors at the deadline, and hands over what it has.
+const DETECTION_GRACE: Duration = Duration::from_millis(50);
 
 /// An exporter's lane and what the thread knows of it.
 struct LaneState {
@@ -77,10 +81,23 @@ struct Waiter {
     errors: Vec<String>,
 }
 
+/// Exporters waiting for resource detection: they start with its result,
+/// so that every batch carries the same resource.
+struct PendingLanes {
+    exporters: Vec<ExporterSpec>,
+    resource: Resource,
+    detection: Arc<Detection>,
+    scope: InstrumentationScope,
+}
+
 pub(super) struct Worker {
     shared: Arc<Shared>,
     limits: Limits,
     lanes: Vec<LaneState>,
+    pending: Option<PendingLanes>,
+    /// Where lanes report finished batches, and how they wake this thread.
+    done_sender: Sender<Done>,
+    waker: Arc<dyn Fn() + Send + Sync>,
     done: Receiver<Done>,
     records: VecDeque<Finished>,
     sdk: VecDeque<SpanData>,
@@ -110,43 +127,21 @@ impl Worker {
         limits: Limits,
         exporters: Vec<ExporterSpec>,
         resource: &Resource,
+        detection: Option<Arc<Detection>>,
         scope: InstrumentationScope,
     ) -> Self {
-        let (sender, done) = mpsc::channel();
+        let (done_sender, done) = mpsc::channel();
         let waker = {
             let shared = shared.clone();
             Arc::new(move || shared.reported()) as Arc<dyn Fn() + Send + Sync>
         };
-        let mut lanes = Vec::new();
-        for spec in exporters {
-            let completions = Completions::new(lanes.len(), sender.clone(), waker.clone());
-            let lane: Result<Box<dyn Lane>, String> = match spec {
-                ExporterSpec::Spans(mut exporter) => {
-                    exporter.set_resource(resource);
-                    let name = exporter.name();
-                    ExporterLane::start(exporter, scope.clone(), completions, limits.export_timeout)
-                        .map(|lane| Box::new(lane) as Box<dyn Lane>)
-                        .map_err(|e| format!("cannot start the {name} exporter's thread: {e}"))
-                }
-                ExporterSpec::Otlp(settings) => {
-                    OtlpLane::start(*settings, resource, &scope, completions)
-                        .map(|lane| Box::new(lane) as Box<dyn Lane>)
-                }
-            };
-            match lane {
-                Ok(lane) => lanes.push(LaneState {
-                    lane,
-                    in_flight: BTreeMap::new(),
-                    stalled: false,
-                    told_failure: false,
-                }),
-                Err(why) => eprintln!("xray: {why}; spans will not be exported there"),
-            }
-        }
-        Self {
+        let mut worker = Self {
             shared,
             limits,
-            lanes,
+            lanes: Vec::new(),
+            pending: None,
+            done_sender,
+            waker,
             done,
             records: VecDeque::new(),
             sdk: VecDeque::new(),
@@ -162,7 +157,94 @@ impl Worker {
             rotation: 0,
             #[cfg(feature = "xray-sampler")]
             held: Held::default(),
+        };
+        match detection {
+            Some(detection) if !exporters.is_empty() => {
+                worker.pending = Some(PendingLanes {
+                    exporters,
+                    resource: resource.clone(),
+                    detection,
+                    scope,
+                });
+            }
+            _ => worker.start_lanes(exporters, resource, &scope),
         }
+        worker
+    }
+
+    fn start_lanes(
+        &mut self,
+        exporters: Vec<ExporterSpec>,
+        resource: &Resource,
+        scope: &InstrumentationScope,
+    ) {
+        for spec in exporters {
+            let completions = Completions::new(
+                self.lanes.len(),
+                self.done_sender.clone(),
+                self.waker.clone(),
+            );
+            let lane: Result<Box<dyn Lane>, String> = match spec {
+                ExporterSpec::Spans(mut exporter) => {
+                    exporter.set_resource(resource);
+                    let name = exporter.name();
+                    ExporterLane::start(
+                        exporter,
+                        scope.clone(),
+                        completions,
+                        self.limits.export_timeout,
+                    )
+                    .map(|lane| Box::new(lane) as Box<dyn Lane>)
+                    .map_err(|e| format!("cannot start the {name} exporter's thread: {e}"))
+                }
+                ExporterSpec::Otlp(settings) => {
+                    OtlpLane::start(*settings, resource, scope, completions)
+                        .map(|lane| Box::new(lane) as Box<dyn Lane>)
+                }
+            };
+            match lane {
+                Ok(lane) => self.lanes.push(LaneState {
+                    lane,
+                    in_flight: BTreeMap::new(),
+                    stalled: false,
+                    told_failure: false,
+                }),
+                Err(why) => eprintln!("xray: {why}; spans will not be exported there"),
+            }
+        }
+    }
+
+    /// When the pending lanes must start: once detection is over, at its
+    /// deadline, or in time for a waiting flush to export (half its wait).
+    fn lanes_due_at(&self) -> Option<Instant> {
+        let pending = self.pending.as_ref()?;
+        let mut due = pending.detection.deadline() + DETECTION_GRACE;
+        for waiter in &self.waiters {
+            due = due.min(
+                waiter
+                    .deadline
+                    .checked_sub(waiter.wait / 2)
+                    .unwrap_or(waiter.deadline),
+            );
+        }
+        Some(due)
+    }
+
+    /// Starts the lanes waiting for resource detection once they are due,
+    /// with the detected attributes under the configured ones.
+    fn start_pending_lanes(&mut self) {
+        let Some(pending) = &self.pending else {
+            return;
+        };
+        let detected = pending.detection.result();
+        if detected.is_none() && self.lanes_due_at().is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let resource = with_detected(detected.unwrap_or_default(), &pending.resource);
+        self.start_lanes(pending.exporters, &resource, &pending.scope);
     }
 
     pub(super) fn run(mut self) {
@@ -175,6 +257,7 @@ impl Worker {
             if self.drain() == 0 && self.records.is_empty() && self.sdk.is_empty() {
                 state::POOL.trim(IDLE_BLOCKS);
             }
+            self.start_pending_lanes();
             self.dispatch();
             self.watch_stalls();
             if self.answer_waiters() {
@@ -213,6 +296,9 @@ impl Worker {
         }
         for waiter in &self.waiters {
             wake_at = wake_at.min(waiter.deadline);
+        }
+        if let Some(due) = self.lanes_due_at() {
+            wake_at = wake_at.min(due);
         }
         thread::park_timeout(wake_at.saturating_duration_since(now));
         self.shared
@@ -401,7 +487,7 @@ impl Worker {
         taken += self.sdk.len() - before;
         self.queues_drained = taken < room_before || self.retired;
         self.drained_total += taken as u64;
-        if self.lanes.is_empty() {
+        if self.lanes.is_empty() && self.pending.is_none() {
             // Recorded for propagation only (exporter `none`).
             self.cut_total += (self.records.len() + self.sdk.len()) as u64;
             self.records.clear();
@@ -648,6 +734,21 @@ impl Mine<'_> {
         #[cfg(not(feature = "xray-sampler"))]
         self.records.push_back(span);
     }
+}
+
+/// `resource` with the detected attributes it does not set itself.
+fn with_detected(detected: Vec<KeyValue>, resource: &Resource) -> Resource {
+    if detected.is_empty() {
+        return resource.clone();
+    }
+    Resource::builder_empty()
+        .with_attributes(detected)
+        .with_attributes(
+            resource
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
+        .build()
 }
 
 /// Files a drained span: this installation's into `mine`, a newer one's

@@ -64,3 +64,13 @@ pub(crate) fn millis(env: Env<'_>, names: &[&'static str], default: Duration) ->
         },
     }
 }
+
+/// A fixed environment for tests: `vars`, and nothing else.
+#[cfg(test)]
+pub(crate) fn fixed(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}

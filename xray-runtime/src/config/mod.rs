@@ -7,6 +7,7 @@
 //! A bad value in a variable is reported once on stderr, naming the variable
 //! and the fallback, and the application keeps running.
 
+mod detection;
 mod env;
 mod otlp;
 mod pipeline;
@@ -21,8 +22,11 @@ use crate::clock::ClockChoice;
 use crate::collector::Limits;
 use crate::export::otlp::{Compression, OtlpSettings};
 use crate::export::{BoxedExporter, Protocol};
+use crate::resource;
 use crate::sampler::SamplerKind;
 
+#[cfg(test)]
+pub(crate) use env::fixed as fixed_env;
 use env::report_bad_var;
 pub(crate) use env::{Env, process_env};
 #[cfg(feature = "xray-sampler")]
@@ -103,6 +107,7 @@ pub struct Config {
     pub(crate) sampler: Option<SamplerKind>,
     pub(crate) xray_sampling: Option<XraySampling>,
     pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) resource_detectors: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -120,6 +125,7 @@ impl fmt::Debug for Config {
             .field("sampler", &self.sampler)
             .field("xray_sampling", &self.xray_sampling)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("resource_detectors", &self.resource_detectors)
             .finish()
     }
 }
@@ -218,6 +224,26 @@ impl Config {
         self.shutdown_timeout = Some(timeout);
         self
     }
+
+    /// Which resource detectors run at start (comma-separated): `lambda`,
+    /// `elastic_beanstalk`, `eks`, `ecs`, `ec2` (also spelled `aws_ec2`,
+    /// ...), `aws` or `all` for every one, `none` for none.
+    /// `OTEL_RESOURCE_DETECTORS` wins when set. Default: every one; each
+    /// asks its endpoint only on its own platform, off the application's
+    /// threads and within one second.
+    ///
+    /// ```
+    /// use xray_runtime::{Config, ExporterKind};
+    ///
+    /// // Running on ECS: the task metadata is all there is to read.
+    /// let _guard = xray_runtime::init(
+    ///     Config::new().exporter(ExporterKind::None).resource_detectors("ecs"),
+    /// );
+    /// ```
+    pub fn resource_detectors(mut self, names: impl Into<String>) -> Self {
+        self.resource_detectors = Some(names.into());
+        self
+    }
 }
 
 /// A propagator named in a configuration.
@@ -251,6 +277,8 @@ pub(crate) struct Resolved {
     pub shutdown_timeout: Duration,
     pub limits: Limits,
     pub clock: ClockChoice,
+    /// Resource detection: which detectors, and where they look.
+    pub detection: resource::Settings,
 }
 
 impl Resolved {
@@ -272,6 +300,7 @@ impl Resolved {
             shutdown_timeout,
             limits: pipeline::resolve_limits(env, shutdown_timeout),
             clock: pipeline::resolve_clock(env),
+            detection: detection::resolve(config, env),
         }
     }
 }

@@ -26,7 +26,9 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 /// `otel_trace_id`, `span_id`, `parent_span_id` (`null` for a root),
 /// `parent_is_remote`, `name`, `kind`, `start_time_unix_nano`,
 /// `end_time_unix_nano`, `duration_ms`, `status` (`{"code","message"}`),
-/// `attributes`, `events`, `service` and `scope`, in that order.
+/// `attributes`, `events`, `links` (only for a span with links: each
+/// `{"trace_id","span_id","attributes"}`), `service` and `scope`, in that
+/// order.
 ///
 /// Attribute values keep their JSON types; non-finite floats are written as
 /// the strings `"NaN"`, `"inf"` and `"-inf"`. The output is valid JSON for
@@ -227,8 +229,29 @@ fn push_span(out: &mut String, span: &SpanData, service: Option<&str>) {
         push_attributes(out, &event.attributes);
         out.push('}');
     }
+    out.push(']');
 
-    out.push_str("],\"service\":");
+    if !span.links.is_empty() {
+        out.push_str(",\"links\":[");
+        for (i, link) in span.links.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let context = &link.span_context;
+            out.push_str("{\"trace_id\":\"");
+            push_xray_trace_id(out, context.trace_id());
+            let _ = write!(
+                out,
+                "\",\"span_id\":\"{}\",\"attributes\":",
+                context.span_id()
+            );
+            push_attributes(out, &link.attributes);
+            out.push('}');
+        }
+        out.push(']');
+    }
+
+    out.push_str(",\"service\":");
     match service {
         Some(service) => push_str(out, service),
         None => out.push_str("null"),

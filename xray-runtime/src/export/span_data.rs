@@ -18,6 +18,7 @@ pub(crate) fn span_data(
 ) -> SpanData {
     let mut attributes = Vec::new();
     let mut events = SpanEvents::default();
+    let mut links = SpanLinks::default();
     let mut status = Status::Unset;
     let mut name = Cow::Borrowed(span.spec.name);
     let mut kind = span.spec.kind.clone();
@@ -41,6 +42,7 @@ pub(crate) fn span_data(
             .into_iter()
             .map(|e| Event::new(e.name, converter.wall(e.at), e.attributes, 0))
             .collect();
+        links.links = extra.links;
         status = extra.status;
     }
     SpanData {
@@ -60,7 +62,7 @@ pub(crate) fn span_data(
         attributes,
         dropped_attributes_count: 0,
         events,
-        links: SpanLinks::default(),
+        links,
         status,
         instrumentation_scope: scope.clone(),
     }

@@ -23,6 +23,20 @@ use crate::propagation::{IncomingXray, Sampling};
 use crate::record::DecidingRule;
 
 pub(crate) use otel::XraySampler;
+#[cfg(feature = "xray-sampler")]
+pub(crate) use rules::RulesCache;
+
+/// Without X-Ray's rules there is nothing to cache.
+#[cfg(not(feature = "xray-sampler"))]
+#[derive(Debug, Default)]
+pub(crate) struct RulesCache;
+
+#[cfg(not(feature = "xray-sampler"))]
+impl RulesCache {
+    pub(crate) const fn new() -> Self {
+        Self
+    }
+}
 
 /// The span attribute naming the X-Ray sampling rule that sampled a trace,
 /// on its root span (as the AWS Distro for OpenTelemetry records it).
@@ -126,28 +140,46 @@ pub(crate) struct RootRequest<'a> {
     pub attributes: &'a [KeyValue],
 }
 
+impl RootRequest<'static> {
+    /// Nothing known: what children and plain roots pass (a constant, so
+    /// that passing it costs one address).
+    pub(crate) const NONE: RootRequest<'static> = RootRequest {
+        host: "",
+        http_method: "",
+        url_path: "",
+        attributes: &[],
+    };
+}
+
 impl<'a> RootRequest<'a> {
     /// A root described by its attributes alone: the HTTP fields are read
     /// from the semantic conventions' keys (and their older names) among
     /// them, as the AWS Distro for OpenTelemetry reads them.
     pub(crate) fn from_attributes(attributes: &'a [KeyValue]) -> Self {
-        let find = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|key| {
-                    attributes
-                        .iter()
-                        .find(|kv| kv.key.as_str() == *key)
-                        .and_then(|kv| match &kv.value {
-                            Value::String(s) => Some(s.as_str()),
-                            _ => None,
-                        })
-                })
-                .unwrap_or("")
-        };
+        // One pass; a current name outranks an older one for the same field.
+        let (mut host, mut method, mut path) = (("", 0u8), ("", 0u8), ("", 0u8));
+        for kv in attributes {
+            let Value::String(value) = &kv.value else {
+                continue;
+            };
+            let (field, rank) = match kv.key.as_str() {
+                "server.address" => (&mut host, 3),
+                "http.host" => (&mut host, 2),
+                "net.host.name" => (&mut host, 1),
+                "http.request.method" => (&mut method, 2),
+                "http.method" => (&mut method, 1),
+                "url.path" => (&mut path, 2),
+                "http.target" => (&mut path, 1),
+                _ => continue,
+            };
+            if rank > field.1 {
+                *field = (value.as_str(), rank);
+            }
+        }
         Self {
-            host: find(&["server.address", "http.host", "net.host.name"]),
-            http_method: find(&["http.request.method", "http.method"]),
-            url_path: find(&["url.path", "http.target"]),
+            host: host.0,
+            http_method: method.0,
+            url_path: path.0,
             attributes,
         }
     }
@@ -187,8 +219,26 @@ impl RootDecision {
 
     /// The attribute naming the rule, for a recorded root that has one.
     pub(crate) fn rule_attribute(self) -> Option<KeyValue> {
-        let rule = self.rule.filter(|_| self.records())?;
-        Some(KeyValue::new(Key::from_static_str(SAMPLING_RULE_KEY), rule))
+        self.rule.filter(|_| self.records()).map(rule_attribute)
+    }
+}
+
+/// The attribute naming the X-Ray sampling rule that decided a root.
+pub(crate) fn rule_attribute(rule: &'static str) -> KeyValue {
+    KeyValue::new(Key::from_static_str(SAMPLING_RULE_KEY), rule)
+}
+
+/// The root sampler's decision for a new trace when no rules decide it
+/// (`None`: they do, see [`sample_root`]). A ratio compares the low 63 bits
+/// of the (random part of the) trace id, as OpenTelemetry's
+/// `TraceIdRatioBased` does, so both span paths agree.
+#[inline]
+pub(crate) fn plain_root(trace_id: u128) -> Option<bool> {
+    match ROOT_SAMPLER.load(Ordering::Relaxed) {
+        ROOT_ALWAYS_ON => Some(true),
+        ROOT_ALWAYS_OFF => Some(false),
+        ROOT_RATIO => Some(((trace_id as u64) >> 1) < RATIO_BOUND.load(Ordering::Relaxed)),
+        _ => None,
     }
 }
 
@@ -196,25 +246,29 @@ impl RootDecision {
 /// bits of the (random part of the) trace id, as OpenTelemetry's
 /// `TraceIdRatioBased` does, so both span paths agree.
 #[inline]
-pub(crate) fn sample_root(trace_id: u128, request: &RootRequest<'_>) -> RootDecision {
+pub(crate) fn sample_root(
+    trace_id: u128,
+    request: &RootRequest<'_>,
+    cache: &mut RulesCache,
+) -> RootDecision {
     match ROOT_SAMPLER.load(Ordering::Relaxed) {
         ROOT_ALWAYS_ON => RootDecision::plain(true),
         ROOT_ALWAYS_OFF => RootDecision::plain(false),
         ROOT_RATIO => {
             RootDecision::plain(((trace_id as u64) >> 1) < RATIO_BOUND.load(Ordering::Relaxed))
         }
-        _ => by_rules(trace_id, request),
+        _ => by_rules(trace_id, request, cache),
     }
 }
 
 #[cfg(feature = "xray-sampler")]
 #[inline(never)]
-fn by_rules(trace_id: u128, request: &RootRequest<'_>) -> RootDecision {
-    rules::decide(trace_id, request)
+fn by_rules(trace_id: u128, request: &RootRequest<'_>, cache: &mut RulesCache) -> RootDecision {
+    rules::decide(trace_id, request, cache)
 }
 
 #[cfg(not(feature = "xray-sampler"))]
-fn by_rules(_trace_id: u128, _request: &RootRequest<'_>) -> RootDecision {
+fn by_rules(_trace_id: u128, _request: &RootRequest<'_>, _cache: &mut RulesCache) -> RootDecision {
     RootDecision::plain(true)
 }
 

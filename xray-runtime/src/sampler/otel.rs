@@ -4,7 +4,7 @@ use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
 
-use crate::sampler::{RootRequest, SamplerKind, inherited, sample_root};
+use crate::sampler::{RootRequest, RulesCache, SamplerKind, inherited, sample_root};
 
 /// The sampler of spans made through the OpenTelemetry API: the configured
 /// one, made aware of X-Ray headers as [`inherited`](crate::sampler::inherited) describes. A Root-only
@@ -64,7 +64,11 @@ impl ShouldSample for XraySampler {
             }
             None => {
                 let request = RootRequest::from_attributes(attributes);
-                let decision = sample_root(u128::from_be_bytes(trace_id.to_bytes()), &request);
+                let decision = sample_root(
+                    u128::from_be_bytes(trace_id.to_bytes()),
+                    &request,
+                    &mut RulesCache::new(),
+                );
                 SamplingResult {
                     decision: if decision.sampled {
                         SamplingDecision::RecordAndSample

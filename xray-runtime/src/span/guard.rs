@@ -117,7 +117,7 @@ impl PendingSpan {
                 frame: root_frame_by_rules(spec, parent, record),
             };
         }
-        let frame = stack::root_frame(spec, parent(), &RootRequest::default()).map(|mut frame| {
+        let frame = stack::root_frame(spec, parent(), &RootRequest::NONE).map(|mut frame| {
             record_into(&mut frame, record);
             frame
         });
@@ -220,11 +220,10 @@ impl SpanGuard {
             });
             return Self::entered(sampled, |_| {});
         }
-        let sampled =
-            stack::root_frame(spec, parent(), &RootRequest::default()).and_then(|frame| {
-                let sampled = frame.sampled;
-                stack::push(frame).then_some(sampled)
-            });
+        let sampled = stack::root_frame(spec, parent(), &RootRequest::NONE).and_then(|frame| {
+            let sampled = frame.sampled;
+            stack::push(frame).then_some(sampled)
+        });
         Self::entered(sampled, record)
     }
 

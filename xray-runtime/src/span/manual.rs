@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 
-use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceId};
+use opentelemetry::trace::{Link, SpanContext, SpanKind, Status, TraceId};
 use opentelemetry::{Context, Key, KeyValue};
 
 use crate::clock;
@@ -73,7 +73,7 @@ impl Span {
     /// propagator extracted) when it names one, else a new trace. The current
     /// span, if any, is ignored.
     pub fn root(name: impl Into<Cow<'static, str>>, kind: SpanKind, parent: &Context) -> Self {
-        Self::root_for(name, kind, parent, &RootRequest::default())
+        Self::root_for(name, kind, parent, &RootRequest::NONE)
     }
 
     /// A root span like [`Span::root`], with its first attributes. X-Ray's
@@ -147,6 +147,33 @@ impl Span {
         }
     }
 
+    /// Records attributes whose values are already OpenTelemetry values
+    /// (kept as they are: static strings are not copied). The first ones
+    /// become the span's list, spare capacity included.
+    #[cfg_attr(not(feature = "aws-sdk"), allow(dead_code))]
+    pub(crate) fn extend_attributes(&mut self, mut attributes: Vec<KeyValue>) {
+        if let Some(frame) = self.frame.as_mut().filter(|frame| frame.sampled) {
+            let recorded = &mut frame.extra().attributes;
+            if recorded.is_empty() {
+                std::mem::swap(recorded, &mut attributes);
+            } else {
+                recorded.append(&mut attributes);
+            }
+        }
+    }
+
+    /// Adds an event whose attributes are already OpenTelemetry values.
+    #[cfg_attr(not(feature = "aws-sdk"), allow(dead_code))]
+    pub(crate) fn push_event(&mut self, name: &'static str, attributes: Vec<KeyValue>) {
+        if let Some(frame) = self.frame.as_mut().filter(|frame| frame.sampled) {
+            frame.extra().events.push(RawEvent {
+                name: Cow::Borrowed(name),
+                at: clock::ticks(),
+                attributes,
+            });
+        }
+    }
+
     /// Marks the span failed, without an `exception` event (for outcomes
     /// that are failures without an error value, such as an HTTP 5xx).
     pub fn set_error(&mut self, description: impl Into<Cow<'static, str>>) {
@@ -182,6 +209,50 @@ impl Span {
                 at: clock::ticks(),
                 attributes,
             });
+        }
+    }
+
+    /// Links this span to another (of this trace or another one): a job
+    /// handling a batch of messages links to each message's producer. An
+    /// invalid context is ignored.
+    ///
+    /// ```
+    /// use xray_runtime::propagation::XrayHeader;
+    /// use xray_runtime::{Span, SpanKind};
+    ///
+    /// let capture = xray_runtime::testing::capture();
+    /// let producer: XrayHeader =
+    ///     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    ///         .parse()
+    ///         .unwrap();
+    /// let mut batch = Span::root("orders process", SpanKind::Consumer, &xray_runtime::Context::new());
+    /// batch.add_link(producer.span_context().unwrap(), [("messaging.message.id", "m-1")]);
+    /// drop(batch);
+    ///
+    /// let span = capture.span("orders process");
+    /// assert_eq!(span.links[0].trace_id, "1-5759e988-bd862e3fe1be46a994272793");
+    /// assert_eq!(span.links[0].span_id, "53995c3f42cd8ad8");
+    /// ```
+    pub fn add_link<K, V>(
+        &mut self,
+        span_context: SpanContext,
+        attributes: impl IntoIterator<Item = (K, V)>,
+    ) where
+        K: Into<Key>,
+        V: AttributeValue,
+    {
+        if !span_context.is_valid() {
+            return;
+        }
+        if let Some(frame) = self.frame.as_mut().filter(|frame| frame.sampled) {
+            let attributes = attributes
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(k, v.to_value()))
+                .collect();
+            frame
+                .extra()
+                .links
+                .push(Link::new(span_context, attributes, 0));
         }
     }
 

@@ -22,7 +22,7 @@ use crate::id::{Rng, trace_id_at};
 use crate::propagation::IncomingXray;
 use crate::queue::{Producer, Pushed};
 use crate::record::{Extra, Finished, SpanSpec};
-use crate::sampler::{self, RootDecision, RootRequest};
+use crate::sampler::{self, RootDecision, RootRequest, RulesCache};
 use crate::span::error::{self, ErrorInfo};
 use crate::state::{self, ENABLED};
 use crate::stats::{self, Loss, ThreadSpans};
@@ -95,8 +95,8 @@ impl Frame {
     /// ends, the rule itself.
     #[inline]
     fn note_decision(&mut self, decision: RootDecision) {
-        if let Some(rule) = decision.rule_attribute() {
-            self.extra().attributes.push(rule);
+        if let Some(rule) = decision.rule.filter(|_| decision.records()) {
+            self.extra().sampling_rule = Some(rule);
         }
         if decision.deciding.is_some() {
             self.extra().deciding_rule = decision.deciding;
@@ -141,7 +141,7 @@ impl Frame {
 
     /// Ends the span (taken off the stack): queues it for export when sampled.
     pub(crate) fn finish(self) {
-        let counted = !self.proxy && self.sampled && !self.held;
+        let counted = !self.proxy && self.sampled;
         match with_local(|local| self.finish_into(local, accepting())) {
             Some(true) => flush_invocation(),
             Some(false) => {}
@@ -174,15 +174,18 @@ impl Frame {
             if std::thread::panicking() {
                 error::record_panic(self.extra());
             }
-            if !self.held {
-                local.span_ended();
-            }
+            local.span_ended();
             if accepting.is_none() {
                 stats::lose(Loss::EndedTooLate, 1);
             } else if accepting != Some(self.generation) {
                 stats::lose(Loss::Superseded, 1);
             } else {
                 let trace_state = self.trace_state();
+                if let Some(extra) = self.extra.as_deref_mut()
+                    && let Some(rule) = extra.sampling_rule.take()
+                {
+                    extra.attributes.push(sampler::rule_attribute(rule));
+                }
                 local.queue(Finished {
                     trace_id: self.trace_id,
                     span_id: self.span_id,
@@ -223,6 +226,8 @@ pub(crate) struct Local {
     /// Spans are not recorded on this thread (the export threads: they
     /// must not trace themselves).
     suppressed: bool,
+    /// This thread's copy of the sampling rules.
+    rules: RulesCache,
 }
 
 /// This thread's end of the export queue, and its span counts.
@@ -246,7 +251,13 @@ impl Outbox {
 
 thread_local! {
     static LOCAL: RefCell<Local> = const {
-        RefCell::new(Local { stack: Vec::new(), outbox: None, rng: Rng::new(), suppressed: false })
+        RefCell::new(Local {
+            stack: Vec::new(),
+            outbox: None,
+            rng: Rng::new(),
+            suppressed: false,
+            rules: RulesCache::new(),
+        })
     };
 }
 
@@ -441,29 +452,26 @@ fn make_frame(
     otel_seen: u64,
 ) -> Frame {
     let span_id = local.rng.span_id();
-    let mut decision = None;
-    let (trace_id, parent_id, sampled, held, parent_remote) = match parent {
-        Some(p) => (p.trace_id, p.span_id, p.sampled, p.held, p.remote),
+    let (trace_id, parent_id, sampled, held, parent_remote, extra) = match parent {
+        Some(p) => (p.trace_id, p.span_id, p.sampled, p.held, p.remote, None),
         None => {
             let (trace_id, decided) = match new_trace {
                 Some((trace_id, decided)) => (trace_id, decided),
                 None => (trace_id_at(clock::epoch_seconds(), &mut local.rng), None),
             };
-            let decided = match decided {
-                Some(sampled) => RootDecision::plain(sampled),
+            match decided.or_else(|| sampler::plain_root(trace_id)) {
+                Some(sampled) => (trace_id, 0, sampled, false, false, None),
                 None => {
-                    let decided = sampler::sample_root(trace_id, request);
-                    decision = Some(decided);
-                    decided
+                    let (sampled, held, extra) = root_by_rules(trace_id, request, &mut local.rules);
+                    (trace_id, 0, sampled, held, false, extra)
                 }
-            };
-            (trace_id, 0, decided.records(), decided.held, false)
+            }
         }
     };
-    if sampled && !held {
+    if sampled {
         local.span_started();
     }
-    let mut frame = Frame {
+    Frame {
         trace_id,
         span_id,
         parent_id,
@@ -475,12 +483,35 @@ fn make_frame(
         otel_seen,
         spec,
         start: if sampled { clock::ticks() } else { 0 },
-        extra: None,
-    };
-    if let Some(decision) = decision {
-        frame.note_decision(decision);
+        extra,
     }
-    frame
+}
+
+/// A new trace decided by the sampling rules: whether it is recorded, held,
+/// and what its frame keeps of the rule.
+#[inline(never)]
+fn root_by_rules(
+    trace_id: u128,
+    request: &RootRequest<'_>,
+    rules: &mut RulesCache,
+) -> (bool, bool, Option<Box<Extra>>) {
+    let decision = sampler::sample_root(trace_id, request, rules);
+    (decision.records(), decision.held, decision_extra(decision))
+}
+
+/// What a root keeps of its sampling rule (see [`Frame::note_decision`]),
+/// when it keeps anything.
+#[inline]
+fn decision_extra(decision: RootDecision) -> Option<Box<Extra>> {
+    let rule = decision.rule.filter(|_| decision.records());
+    if rule.is_none() && decision.deciding.is_none() {
+        return None;
+    }
+    Some(Box::new(Extra {
+        sampling_rule: rule,
+        deciding_rule: decision.deciding,
+        ..Extra::default()
+    }))
 }
 
 /// The parent of a new span on this thread: the innermost open span, or a
@@ -524,7 +555,7 @@ pub(crate) fn child_frame(spec: &'static SpanSpec) -> Option<Frame> {
             spec,
             parent,
             None,
-            &RootRequest::default(),
+            &RootRequest::NONE,
             otel_id,
         ))
     })
@@ -541,7 +572,7 @@ pub(crate) fn push_child(spec: &'static SpanSpec) -> Option<bool> {
             return None;
         }
         let (parent, otel_id) = child_parent(local);
-        let frame = make_frame(local, spec, parent, None, &RootRequest::default(), otel_id);
+        let frame = make_frame(local, spec, parent, None, &RootRequest::NONE, otel_id);
         let sampled = frame.sampled;
         local.stack.push(frame);
         Some(sampled)
@@ -577,7 +608,7 @@ pub(crate) fn root_frame(
             let mut from = Parent::of(&sc);
             let decision = match decided {
                 Some(sampled) => RootDecision::plain(sampled),
-                None => sampler::sample_root(from.trace_id, request),
+                None => sampler::sample_root(from.trace_id, request, &mut local.rules),
             };
             from.sampled = decision.records();
             from.held = decision.held;
@@ -633,6 +664,7 @@ mod tests {
             }),
             rng: Rng::new(),
             suppressed: false,
+            rules: RulesCache::new(),
         };
         (local, consumer)
     }
@@ -649,7 +681,7 @@ mod tests {
             &SPEC,
             None,
             Some((7 << 96 | 99, Some(sampled))),
-            &RootRequest::default(),
+            &RootRequest::NONE,
             0,
         )
     }
@@ -663,7 +695,7 @@ mod tests {
         assert_ne!(top.span_id, 0);
         local.stack.push(top);
         let (parent, _) = child_parent(&local);
-        let child = make_frame(&mut local, &SPEC, parent, None, &RootRequest::default(), 0);
+        let child = make_frame(&mut local, &SPEC, parent, None, &RootRequest::NONE, 0);
         let top = &local.stack[0];
         assert_eq!(
             (child.trace_id, child.parent_id),
@@ -677,7 +709,7 @@ mod tests {
     #[test]
     fn a_new_trace_gets_a_timestamped_id() {
         let (mut local, _) = local();
-        let frame = make_frame(&mut local, &SPEC, None, None, &RootRequest::default(), 0);
+        let frame = make_frame(&mut local, &SPEC, None, None, &RootRequest::NONE, 0);
         let seconds = (frame.trace_id >> 96) as u32;
         assert!(seconds.abs_diff(clock::epoch_seconds()) <= 1);
         assert_eq!(frame.parent_id, 0);
@@ -714,7 +746,7 @@ mod tests {
             assert!(is_suppressed());
             assert!(push_child(&SPEC).is_none());
             assert!(child_frame(&SPEC).is_none());
-            assert!(root_frame(&SPEC, Context::new(), &RootRequest::default()).is_none());
+            assert!(root_frame(&SPEC, Context::new(), &RootRequest::NONE).is_none());
         })
         .join()
         .expect("suppressed thread");
@@ -750,7 +782,7 @@ mod tests {
             &LAMBDA,
             None,
             Some((1, Some(false))),
-            &RootRequest::default(),
+            &RootRequest::NONE,
             0,
         );
         assert!(!frame.ends_silently());

@@ -236,6 +236,22 @@ const CONFIGS: &[(&str, &str)] = &[
         "xray_root_unsampled",
         "xray #[xray_root] per call, AlwaysOff",
     ),
+    (
+        "xray_http_root_always_on",
+        "xray #[xray_root] with a request's method and path per call, parentbased_always_on",
+    ),
+    (
+        "xray_http_root_rules_sampled",
+        "the same root decided by 20 X-Ray sampling rules (the match last), sampled",
+    ),
+    (
+        "xray_http_root_rules_unsampled",
+        "the same root decided by 20 X-Ray sampling rules (the match last), sampled out",
+    ),
+    (
+        "xray_child_rules",
+        "xray #[traced], child of a long-lived root the X-Ray sampling rules sampled",
+    ),
     ("xray_noprovider", "xray #[traced], no provider installed"),
     (
         "xray_nested_noprovider",
@@ -376,6 +392,29 @@ fn probe(config: &str, n: u64) -> Result<Outcome, String> {
                 _ => Outcome::plain(xray::under_root(|| run(n, xray::span)), 1),
             };
             drop(guard);
+            outcome
+        }
+        "xray_http_root_always_on" => {
+            let guard = xray::init(SamplerKind::ParentBasedAlwaysOn);
+            let counts = run(n, xray::http_root);
+            xray_exported(n, 1, guard, counts)
+        }
+        "xray_http_root_rules_sampled" => {
+            let guard = xray::init_rules(1.0);
+            let counts = run(n, xray::http_root);
+            xray_exported(n, 1, guard, counts)
+        }
+        "xray_http_root_rules_unsampled" => {
+            let guard = xray::init_rules(0.0);
+            let outcome = Outcome::plain(run(n, xray::http_root), 1);
+            drop(guard);
+            outcome
+        }
+        "xray_child_rules" => {
+            let guard = xray::init_rules(1.0);
+            let counts = xray::under_root(|| run(n, xray::span));
+            let mut outcome = xray_exported(n, 1, guard, counts);
+            outcome.expected = outcome.expected.map(|e| e + 1);
             outcome
         }
         "xray_noprovider" => Outcome::plain(run(n, xray::span), 1),

@@ -10,7 +10,7 @@
 //! gap: the request is the buffer from where its headers start, and the
 //! room left before it is free for a transport's own prefix.
 
-use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry::trace::{Link, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
@@ -47,12 +47,21 @@ mod field {
     pub const END_TIME: u32 = 8;
     pub const ATTRIBUTES: u32 = 9;
     pub const EVENTS: u32 = 11;
+    pub const LINKS: u32 = 13;
     pub const STATUS: u32 = 15;
     pub const FLAGS: u32 = 16;
     // Span.Event
     pub const EVENT_TIME: u32 = 1;
     pub const EVENT_NAME: u32 = 2;
     pub const EVENT_ATTRIBUTES: u32 = 3;
+    // Status
+    // Span.Link
+    pub const LINK_TRACE_ID: u32 = 1;
+    pub const LINK_SPAN_ID: u32 = 2;
+    pub const LINK_TRACE_STATE: u32 = 3;
+    pub const LINK_ATTRIBUTES: u32 = 4;
+    pub const LINK_DROPPED_ATTRIBUTES: u32 = 5;
+    pub const LINK_FLAGS: u32 = 6;
     // Status
     pub const STATUS_MESSAGE: u32 = 2;
     pub const STATUS_CODE: u32 = 3;
@@ -381,7 +390,7 @@ impl<const N: usize> Stack<N> {
     }
 }
 
-/// Attributes (with the annotations' list), events and status.
+/// Attributes (with the annotations' list), events, links and status.
 fn encode_extra(buf: &mut Vec<u8>, extra: &Extra, converter: &Converter) {
     for attribute in &extra.attributes {
         encode_key_value(buf, field::ATTRIBUTES, attribute);
@@ -396,6 +405,9 @@ fn encode_extra(buf: &mut Vec<u8>, extra: &Extra, converter: &Converter) {
     }
     for event in &extra.events {
         encode_event(buf, event, converter);
+    }
+    for link in &extra.links {
+        encode_link(buf, link);
     }
     match &extra.status {
         Status::Unset => {}
@@ -427,6 +439,34 @@ fn encode_event(buf: &mut Vec<u8>, event: &RawEvent, converter: &Converter) {
     for attribute in &event.attributes {
         encode_key_value(buf, field::EVENT_ATTRIBUTES, attribute);
     }
+    pb::end(buf, body);
+}
+
+fn encode_link(buf: &mut Vec<u8>, link: &Link) {
+    let context = &link.span_context;
+    let body = pb::begin(buf, field::LINKS);
+    pb::bytes(buf, field::LINK_TRACE_ID, &context.trace_id().to_bytes());
+    pb::bytes(buf, field::LINK_SPAN_ID, &context.span_id().to_bytes());
+    let state = context.trace_state().header();
+    if !state.is_empty() {
+        pb::bytes(buf, field::LINK_TRACE_STATE, state.as_bytes());
+    }
+    for attribute in &link.attributes {
+        encode_key_value(buf, field::LINK_ATTRIBUTES, attribute);
+    }
+    if link.dropped_attributes_count != 0 {
+        pb::uint64(
+            buf,
+            field::LINK_DROPPED_ATTRIBUTES,
+            link.dropped_attributes_count.into(),
+        );
+    }
+    let mut flags =
+        u32::from(context.trace_flags().to_u8()) | SpanFlags::ContextHasIsRemoteMask as u32;
+    if context.is_remote() {
+        flags |= SpanFlags::ContextIsRemoteMask as u32;
+    }
+    pb::fixed32(buf, field::LINK_FLAGS, flags);
     pb::end(buf, body);
 }
 
@@ -594,6 +634,7 @@ mod tests {
                     dropped_attributes_count: 0,
                 })
                 .collect();
+            out.links = extra.links.into_iter().map(span::Link::from).collect();
             out.status = match extra.status {
                 Status::Unset => None,
                 Status::Ok => Some(ProtoStatus {
@@ -713,6 +754,31 @@ mod tests {
                         at: 0,
                         attributes: Vec::new(),
                     },
+                ],
+                links: vec![
+                    Link::new(
+                        SpanContext::new(
+                            TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
+                            SpanId::from(0xb7ad_6b71_6920_3331),
+                            TraceFlags::SAMPLED,
+                            true,
+                            TraceState::from_key_value([("vendor", "value")])
+                                .expect("a valid trace state"),
+                        ),
+                        vec![KeyValue::new("messaging.message.id", "m-1")],
+                        0,
+                    ),
+                    Link::new(
+                        SpanContext::new(
+                            TraceId::from(1),
+                            SpanId::from(2),
+                            TraceFlags::default(),
+                            false,
+                            TraceState::default(),
+                        ),
+                        Vec::new(),
+                        3,
+                    ),
                 ],
                 status: Status::error("connection reset"),
                 ..Extra::default()
