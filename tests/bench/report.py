@@ -412,8 +412,8 @@ def export_section(target):
                     f"costs {_f(base_row, 'cpu_ns_per_span') or 0:,.0f} ns per call."]
     cpu_rows = [r for r in steps if r["kind"] in ("baseline", "cpu") and r.get("thread_cpu_ms")]
     if cpu_rows:
-        out += ["", "Where it goes: CPU time of each thread alive before shutdown, by name (the kernel "
-                    "counts 10 ms ticks and cuts names at 15 characters; `throughput` is the thread "
+        out += ["", "Where it goes: CPU time of each thread alive before shutdown, by name (the "
+                    "scheduler's run time; the kernel cuts names at 15 characters; `throughput` is the thread "
                     "making the spans).", "",
                 "| contender | protocol | receiver | whole process | by thread |", "|---|---|---|---|---|"]
         for r in cpu_rows:

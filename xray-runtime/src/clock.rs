@@ -243,7 +243,9 @@ impl Converter {
 
     fn signed_unix_nanos(&self, ticks: u64) -> i128 {
         let since = ticks.wrapping_sub(self.anchor.ticks) as i64;
-        self.anchor.unix_nanos + (since as f64 * self.nanos_per_tick) as i128
+        // Through `i64` (saturating, ±292 years): a float to `i128` is a
+        // library call, and this runs twice per exported span.
+        self.anchor.unix_nanos + i128::from((since as f64 * self.nanos_per_tick) as i64)
     }
 
     /// The wall-clock time of `ticks`.

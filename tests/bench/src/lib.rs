@@ -155,9 +155,10 @@ impl CpuTime {
 }
 
 /// CPU time (user + system, in ms) of each live thread of this process,
-/// summed by thread name, largest first (`/proc/self/task/*/stat`; the
-/// kernel counts in clock ticks, 10 ms on most systems). Threads that have
-/// exited are not listed.
+/// summed by thread name, largest first. Read from
+/// `/proc/self/task/*/schedstat` (the scheduler's run time, in ns) where
+/// the kernel has it, else from `stat` (clock ticks, 10 ms on most
+/// systems). Threads that have exited are not listed.
 pub fn thread_cpu_ms() -> Vec<(String, f64)> {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -175,15 +176,24 @@ pub fn thread_cpu_ms() -> Vec<(String, f64)> {
             continue;
         };
         let name = stat[open + 1..close].replace([' ', ',', ':', '='], "_");
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        // utime and stime are the 14th and 15th fields of the line.
-        let ticks_used: f64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-            .sum();
+        let run_ns = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok());
+        let ms = match run_ns {
+            Some(ns) => ns / 1e6,
+            None => {
+                let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+                // utime and stime are the 14th and 15th fields of the line.
+                let ticks_used: f64 = [11, 12]
+                    .iter()
+                    .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+                    .sum();
+                ticks_used * ms_per_tick
+            }
+        };
         match threads.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, ms)) => *ms += ticks_used * ms_per_tick,
-            None => threads.push((name, ticks_used * ms_per_tick)),
+            Some((_, total)) => *total += ms,
+            None => threads.push((name, ms)),
         }
     }
     threads.sort_by(|a, b| b.1.total_cmp(&a.1));

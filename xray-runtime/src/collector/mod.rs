@@ -4,8 +4,8 @@
 //!
 //! Application threads never wait for it. It wakes when its schedule delay
 //! passes, when a batch worth of spans is queued or the queues run out of
-//! room, when an exporter finishes a batch, and on flush, shutdown and
-//! hand-over requests. Every span it cannot deliver is counted (`stats`).
+//! room, when an exporter finishes a batch it waits for, and on flush,
+//! shutdown and hand-over requests. Every span it cannot deliver is counted (`stats`).
 //!
 //! * `worker`: the thread's loop;
 //! * `forward`: spans made through the OpenTelemetry API, queued for it;
@@ -16,7 +16,7 @@ mod forward;
 mod held;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, Thread};
@@ -81,6 +81,11 @@ struct Shared {
     /// Set with every wake-up. The thread's park token alone is not enough:
     /// an exporter's future parking the same thread would swallow it.
     woken: AtomicBool,
+    /// Whether the thread waits for exporters to finish batches (a flush,
+    /// or batches held back by a full exporter). Otherwise a finished batch
+    /// does not wake it: its report is read at the next wake-up, which
+    /// spares a wake-up per batch while spans come steadily.
+    wants_reports: AtomicBool,
 }
 
 impl Shared {
@@ -88,6 +93,16 @@ impl Shared {
         self.woken.store(true, Ordering::Release);
         if let Some(thread) = self.thread.get() {
             thread.unpark();
+        }
+    }
+
+    /// An exporter reported a finished batch (already in the channel).
+    fn reported(&self) {
+        // Pairs with the fence in `Worker::sleep`: either the thread sees
+        // the report before it sleeps, or this sees that it wants it.
+        fence(Ordering::SeqCst);
+        if self.wants_reports.load(Ordering::Relaxed) {
+            self.wake();
         }
     }
 }
@@ -132,6 +147,7 @@ impl Collector {
             thread: OnceLock::new(),
             stopped: AtomicBool::new(false),
             woken: AtomicBool::new(false),
+            wants_reports: AtomicBool::new(false),
         });
         if let Some(detection) = &detection {
             let waiting = shared.clone();

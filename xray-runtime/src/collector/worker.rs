@@ -133,7 +133,7 @@ impl Worker {
         let (done_sender, done) = mpsc::channel();
         let waker = {
             let shared = shared.clone();
-            Arc::new(move || shared.wake()) as Arc<dyn Fn() + Send + Sync>
+            Arc::new(move || shared.reported()) as Arc<dyn Fn() + Send + Sync>
         };
         let mut worker = Self {
             shared,
@@ -277,6 +277,18 @@ impl Worker {
         {
             return;
         }
+        let wants_reports = self.waits_for_exporters();
+        self.shared
+            .wants_reports
+            .store(wants_reports, std::sync::atomic::Ordering::Relaxed);
+        if wants_reports {
+            // Pairs with the fence in `Shared::reported`: a report sent
+            // before the flag was seen is taken here.
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+            if self.take_reports() {
+                return;
+            }
+        }
         let now = Instant::now();
         let mut wake_at = now + MAX_SLEEP;
         if !self.records.is_empty() || !self.sdk.is_empty() {
@@ -294,8 +306,23 @@ impl Worker {
             .store(false, std::sync::atomic::Ordering::Release);
     }
 
-    fn take_reports(&mut self) {
+    /// Whether a finished batch should wake the thread: a flush or the
+    /// shutdown waits, or a batch is due and an exporter has no room for it.
+    fn waits_for_exporters(&self) -> bool {
+        !self.waiters.is_empty()
+            || (self.batch_due()
+                && self
+                    .lanes
+                    .iter()
+                    .any(|lane| !lane.stalled && !lane.has_room()))
+    }
+
+    /// Takes the lanes' reports of finished batches; returns whether there
+    /// were any.
+    fn take_reports(&mut self) -> bool {
+        let mut any = false;
         while let Ok(done) = self.done.try_recv() {
+            any = true;
             let Some(lane) = self.lanes.get_mut(done.lane) else {
                 continue;
             };
@@ -339,6 +366,7 @@ impl Worker {
                 }
             }
         }
+        any
     }
 
     fn take_requests(&mut self) {

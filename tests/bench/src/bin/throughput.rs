@@ -48,10 +48,10 @@ use xray_bench::{cpu_time, otel, peak_rss_kib, results_dir, thread_cpu_ms, xray}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = if args.first().map(String::as_str) == Some("step") {
-        step(&args[1..])
-    } else {
-        drive(&args)
+    let result = match args.first().map(String::as_str) {
+        Some("step") => step(&args[1..]),
+        Some("receive") => receive(&args[1..]),
+        _ => drive(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -218,7 +218,7 @@ fn step(args: &[String]) -> Result<(), String> {
     // Where the CPU went, before shutdown ends the export threads.
     let threads: Vec<String> = thread_cpu_ms()
         .iter()
-        .map(|(name, ms)| format!("{name}:{ms:.0}"))
+        .map(|(name, ms)| format!("{name}:{ms:.1}"))
         .collect();
     let _ = write!(out, " threads={}", threads.join(","));
     let shutdown_start = Instant::now();
@@ -665,6 +665,53 @@ impl Budget {
     }
 }
 
+fn print_endpoints(receivers: &Receivers) {
+    for r in receivers.list() {
+        println!(
+            "receiver {} {}: {}",
+            r.transport().name(),
+            r.name(),
+            r.endpoint()
+        );
+    }
+}
+
+/// `throughput receive [--secs N]`: only the receivers, for a step run by
+/// hand (under a profiler: `throughput step --contender xray --protocol
+/// http --endpoint <url> --rate 50000 --secs 4`); prints their endpoints,
+/// then what they counted each second, for `--secs` (default 600).
+fn receive(args: &[String]) -> Result<(), String> {
+    let secs: f64 = parsed(args, "--secs", 600.0)?;
+    let mut specs = Vec::new();
+    for transport in [Transport::Http, Transport::Grpc] {
+        for nagle in [true, false] {
+            specs.push((transport, nagle));
+        }
+    }
+    let receivers = Receivers::start(&specs, None)?;
+    print_endpoints(&receivers);
+    let until = Instant::now() + Duration::from_secs_f64(secs);
+    let mut last: Vec<Counts> = receivers.list().iter().map(|r| r.counts()).collect();
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_secs(1));
+        for (r, before) in receivers.list().iter().zip(last.iter_mut()) {
+            let now = r.counts();
+            if now != *before {
+                let got = now.since(before);
+                println!(
+                    "{} {}: {} spans in {} requests",
+                    r.transport().name(),
+                    r.name(),
+                    got.spans,
+                    got.requests
+                );
+                *before = now;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A step's cost besides its duration: process start, init, shutdown,
 /// settling.
 const STEP_OVERHEAD: f64 = 1.0;
@@ -686,14 +733,7 @@ fn drive(args: &[String]) -> Result<(), String> {
     }
     let receivers = Receivers::start(&specs, plan.tls.then_some(tls_dir.as_path()))?;
     let ca_pem = receivers.ca_pem().map(|p| p.to_path_buf());
-    for r in receivers.list() {
-        println!(
-            "receiver {} {}: {}",
-            r.transport().name(),
-            r.name(),
-            r.endpoint()
-        );
-    }
+    print_endpoints(&receivers);
     println!("options: {}", plan.options_label());
     let mut budget = Budget {
         started: Instant::now(),

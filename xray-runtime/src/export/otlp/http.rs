@@ -10,11 +10,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prost::Message;
 
 use super::OtlpSettings;
-use super::lane::Attempt;
+use super::lane::{Attempt, accepted, describe};
 #[cfg(feature = "aws")]
 use super::sigv4::Signer;
 #[cfg(feature = "tls")]
@@ -150,7 +148,7 @@ impl HttpClient {
             }
         };
         if status.is_success() {
-            return accepted(&body);
+            return accepted(Some(&body));
         }
         let reason = format!("HTTP {status}{}", quoted(&body));
         match status {
@@ -164,35 +162,6 @@ impl HttpClient {
             _ => Attempt::Failed(reason),
         }
     }
-}
-
-/// A success answer: how many spans the receiver rejected, if it says.
-fn accepted(body: &[u8]) -> Attempt {
-    let partial = ExportTraceServiceResponse::decode(body)
-        .ok()
-        .and_then(|response| response.partial_success);
-    match partial {
-        Some(partial) if partial.rejected_spans > 0 => Attempt::Accepted {
-            rejected: partial.rejected_spans as u64,
-            message: partial.error_message,
-        },
-        _ => Attempt::Accepted {
-            rejected: 0,
-            message: String::new(),
-        },
-    }
-}
-
-/// An error, with its causes (the client's own message is terse).
-fn describe(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `Retry-After` in seconds, as OTLP receivers send it.

@@ -1,11 +1,12 @@
 //! OTLP to a collector, over HTTP/protobuf or gRPC.
 //!
-//! * `encode`: batches as `ExportTraceServiceRequest`s, built straight from
-//!   the span records;
+//! * `encode`: batches as the bytes of `ExportTraceServiceRequest`s, written
+//!   straight from the span records (`protobuf`: the wire format);
 //! * `lane`: the exporter as the export thread drives it: requests encoded
 //!   on the export thread, sent on a runtime of their own with several in
 //!   flight, retried when the receiver says so, within the export timeout;
-//! * `http` and `grpc`: the two transports;
+//! * `http` and `grpc`: the two transports (`quick_ack`: the gRPC
+//!   connection's TCP stream, acknowledging at once);
 //! * `tls`: the roots trusted and the client certificate, for `https://`;
 //! * `aws`, `credentials`, `sigv4`: SigV4 signing for AWS endpoints, with
 //!   credentials from the AWS default chain kept fresh in the background;
@@ -26,6 +27,10 @@ mod grpc;
 mod http;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod lane;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod protobuf;
+#[cfg(feature = "otlp-grpc")]
+mod quick_ack;
 #[cfg(all(feature = "aws", feature = "otlp-http"))]
 mod sigv4;
 #[cfg(all(feature = "tls", any(feature = "otlp-grpc", feature = "otlp-http")))]
