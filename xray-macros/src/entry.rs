@@ -112,5 +112,11 @@ fn main_setters(args: &MainArgs) -> Vec<TokenStream> {
     if let Some(ms) = &args.shutdown_timeout_ms.value {
         setters.push(quote!(.shutdown_timeout(::core::time::Duration::from_millis(#ms))));
     }
+    if let Some(logs) = &args.logs.value {
+        setters.push(quote!(.logs(#logs)));
+    }
+    if let Some(metrics) = &args.metrics.value {
+        setters.push(quote!(.metrics(#metrics)));
+    }
     setters
 }

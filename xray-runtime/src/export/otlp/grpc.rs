@@ -1,5 +1,5 @@
 //! OTLP over gRPC: the request, already encoded, sent as the body of a
-//! unary call to `TraceService/Export`.
+//! unary call to the signal's `Export` (`TraceService/Export`, ...).
 
 use std::time::Duration;
 
@@ -12,13 +12,13 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use super::lane::Attempt;
+use super::client::Attempt;
 use super::{Compression, OtlpSettings};
-
-const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 pub(crate) struct GrpcClient {
     channel: Channel,
+    /// The signal's `Export` method.
+    method: &'static str,
     metadata: MetadataMap,
     gzip: bool,
 }
@@ -69,6 +69,7 @@ impl GrpcClient {
         }
         Ok(Self {
             channel: endpoint.connect_lazy(),
+            method: settings.signal.grpc_method(),
             metadata,
             gzip: settings.compression == Compression::Gzip,
         })
@@ -96,7 +97,7 @@ impl GrpcClient {
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = self.metadata.clone();
         let answer = grpc
-            .unary(request, PathAndQuery::from_static(EXPORT), RawCodec)
+            .unary(request, PathAndQuery::from_static(self.method), RawCodec)
             .await;
         match answer {
             Ok(response) => accepted(response.get_ref()),
@@ -105,6 +106,9 @@ impl GrpcClient {
     }
 }
 
+/// A success answer: how many items the receiver rejected, if it says. The
+/// three signals' answers share one layout (a partial success of a count
+/// and a message), so the traces' type reads them all.
 fn accepted(body: &[u8]) -> Attempt {
     let partial = ExportTraceServiceResponse::decode(body)
         .ok()

@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse
 use prost::Message;
 
 use super::OtlpSettings;
-use super::lane::Attempt;
+use super::client::Attempt;
 #[cfg(feature = "aws")]
 use super::sigv4::Signer;
 #[cfg(feature = "tls")]
@@ -166,7 +166,9 @@ impl HttpClient {
     }
 }
 
-/// A success answer: how many spans the receiver rejected, if it says.
+/// A success answer: how many items the receiver rejected, if it says. The
+/// three signals' answers share one layout (a partial success of a count
+/// and a message), so the traces' type reads them all.
 fn accepted(body: &[u8]) -> Attempt {
     let partial = ExportTraceServiceResponse::decode(body)
         .ok()
