@@ -45,6 +45,8 @@ fn child() {
 
 /// A root continuing a caller's trace that the caller did not sample: its
 /// lines carry the trace's ids all the same.
+// `header` is read by the attribute only (unused when tracing is compiled out).
+#[allow(unused_variables)]
 #[xray_root(name = "unsampled", trace_header = header)]
 fn unsampled(header: &str) {
     here("in-unsampled");
