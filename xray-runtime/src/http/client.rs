@@ -129,7 +129,7 @@ impl ClientSpan {
         let meter = RequestMeter::start(
             Side::Client,
             || target.metric_attributes(),
-            &span.span_context(),
+            || span.span_context(),
         );
         Self { span, meter }
     }

@@ -328,7 +328,7 @@ where
         let meter = RequestMeter::start(
             Side::Server,
             || metric_attributes(&request, self.route),
-            &span.span_context(),
+            || span.span_context(),
         );
         let hook = ServerHook {
             response_header: response_header(&span, requested),
