@@ -290,6 +290,7 @@ mod tests {
         Ok(amount)
     }
 
+    #[cfg(not(feature = "disabled"))]
     #[test]
     fn synchronous_calls_are_counted_by_outcome() {
         switch::on();
@@ -308,6 +309,7 @@ mod tests {
         );
     }
 
+    #[cfg(not(feature = "disabled"))]
     #[tokio::test]
     async fn futures_are_counted_when_they_end() {
         switch::on();
@@ -333,5 +335,21 @@ mod tests {
             [1, 2, 1],
             "ok, error (one cancelled), fault"
         );
+    }
+
+    /// With tracing compiled out (`disabled`), `metrics` is compiled out
+    /// with it: the calls run and record nothing.
+    #[cfg(feature = "disabled")]
+    #[tokio::test]
+    async fn compiled_out_calls_record_nothing() {
+        switch::on();
+        let _ = pay(1);
+        let _ = pay(0);
+        let _ = probe(false);
+        let _ = fetch(1).await;
+        let _ = fetch(0).await;
+        assert_eq!(taken("pay"), [0, 0, 0]);
+        assert_eq!(taken("probe"), [0, 0, 0]);
+        assert_eq!(taken("fetch"), [0, 0, 0]);
     }
 }
