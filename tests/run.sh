@@ -2,8 +2,11 @@
 # Runs every test of the workspace: unit tests and doctests, the span-tree
 # and compile (trybuild) tests, the real-process exit and stress tests, the
 # end-to-end tests through a real OpenTelemetry collector (rotel, installed
-# from PyPI into target/tools on first run), and the secure export tests
-# against Python peers (botocore, installed from PyPI the same way).
+# from PyPI into target/tools on first run), the secure export tests
+# against Python peers (botocore, installed from PyPI the same way), and the
+# logs and metrics tests (tests/signals: log lines in real processes, OTLP
+# logs and metrics through rotel and to a CloudWatch Logs-like receiver
+# checked with botocore), all members of the workspace.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -21,8 +21,8 @@ impl std::error::Error for PaymentError {}
 pub async fn run() {
     for (order_id, tier) in [(1001, "gold"), (1002, "standard")] {
         match checkout(order_id, tier).await {
-            Ok(total) => println!("order {order_id}: charged {total}"),
-            Err(err) => println!("order {order_id}: failed: {err}"),
+            Ok(total) => tracing::info!(order_id, total, "charged"),
+            Err(err) => tracing::error!(order_id, %err, "checkout failed"),
         }
     }
 }
@@ -30,10 +30,7 @@ pub async fn run() {
 /// One request: a new trace per call, or the caller's when a header says so.
 #[xray_root(name = "POST /checkout", kind = server, attrs(order.id = order_id), annotations(tier = tier))]
 async fn checkout(order_id: u64, tier: &str) -> Result<u32, PaymentError> {
-    println!(
-        "order {order_id}: trace {}",
-        xray_runtime::current_trace_id().unwrap_or_default()
-    );
+    tracing::info!(order_id, "checkout started");
     let cart = load_cart(order_id).await;
     let total = price(&cart);
     charge(order_id, total).await?;
@@ -61,6 +58,7 @@ fn price(cart: &[u32]) -> u32 {
 async fn charge(order_id: u64, total: u32) -> Result<(), PaymentError> {
     tokio::time::sleep(Duration::from_millis(2)).await;
     if order_id.is_multiple_of(2) {
+        tracing::warn!(order_id, total, "card declined");
         return Err(PaymentError("card declined".into()));
     }
     Ok(())

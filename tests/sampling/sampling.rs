@@ -111,9 +111,13 @@ fn rules_capture(rules_file: &Path) -> Capture {
     )
 }
 
+// The arguments are read by the attribute only (unused when tracing is compiled out).
+#[allow(unused_variables)]
 #[xray_root(attrs(job = kind))]
 fn job(kind: &str) {}
 
+// The arguments are read by the attribute only (unused when tracing is compiled out).
+#[allow(unused_variables)]
 #[xray_root(trace_header = header, attrs(job = kind))]
 fn continued_job(header: &str, kind: &str) {}
 

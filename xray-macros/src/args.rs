@@ -10,7 +10,8 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitBool, LitInt, LitStr, Token, parenthesized};
 
 use crate::choices::{
-    Choice, Compression, Exporter, Kind, Protocol, Sampler, SamplerName, Written, XraySettings,
+    Choice, Compression, Exporter, Kind, MetricsExporter, Protocol, Sampler, SamplerName,
+    SignalExporter, Written, XraySettings,
 };
 
 /// An option that may be given once; a second occurrence is an error there.
@@ -132,6 +133,8 @@ pub struct SpanArgs {
     pub ret: Once<(Option<Format>, Span)>,
     /// On a method inside a `#[traced]` impl block: leave it untraced.
     pub skip: Once<Span>,
+    /// `metrics` (true) or `metrics = false`: record the call's duration.
+    pub metrics: Once<(bool, Span)>,
 }
 
 impl SpanArgs {
@@ -146,6 +149,7 @@ impl SpanArgs {
             ("err", self.err.span),
             ("ret", self.ret.span),
             ("skip", self.skip.span),
+            ("metrics", self.metrics.span),
         ]
         .into_iter()
         .filter_map(|(name, span)| span.map(|span| (name, span)))
@@ -171,9 +175,11 @@ pub enum Macro {
 impl Macro {
     fn options(self) -> &'static str {
         match self {
-            Macro::Traced => "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `skip`",
+            Macro::Traced => {
+                "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `metrics`, `skip`"
+            }
             Macro::Root => {
-                "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `headers`, `trace_header`, `lambda`"
+                "`name`, `kind`, `args`, `attrs`, `annotations`, `err`, `ret`, `metrics`, `headers`, `trace_header`, `lambda`"
             }
         }
     }
@@ -234,6 +240,24 @@ impl SpanArgs {
                 true
             };
             self.err.set(&meta, (on, span))
+        } else if path.is_ident("metrics") {
+            let span = path.span();
+            let on = if meta.input.peek(Token![=]) {
+                let lit: LitBool = meta.value()?.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`metrics` takes `true` or `false`, or nothing (`metrics` alone means true)",
+                    )
+                })?;
+                lit.value
+            } else if meta.input.peek(syn::token::Paren) {
+                return Err(meta.error(
+                    "`metrics` takes no list: the call's duration is recorded with its function and outcome; write `metrics` or `metrics = false`",
+                ));
+            } else {
+                true
+            };
+            self.metrics.set(&meta, (on, span))
         } else if path.is_ident("ret") {
             let span = path.span();
             let format = if meta.input.peek(Token![=]) {
@@ -362,6 +386,8 @@ pub struct MainArgs {
     pub sampler: Once<Sampler>,
     pub shutdown_timeout_ms: Once<LitInt>,
     pub resource_detectors: Once<LitStr>,
+    pub logs: Once<Written<SignalExporter>>,
+    pub metrics: Once<Written<MetricsExporter>>,
 }
 
 pub const PROPAGATORS: &[&str] = &["xray", "xray-lambda", "tracecontext", "baggage", "none"];
@@ -534,9 +560,15 @@ impl MainArgs {
                 },
             )?;
             self.resource_detectors.set(&meta, lit)
+        } else if path.is_ident("logs") {
+            let logs = Written::parse(meta.value()?)?;
+            self.logs.set(&meta, logs)
+        } else if path.is_ident("metrics") {
+            let metrics = Written::parse(meta.value()?)?;
+            self.metrics.set(&meta, metrics)
         } else {
             Err(meta.error(format!(
-                "unknown option `{}`; expected one of: `service`, `exporter`, `endpoint`, `protocol`, `compression`, `propagators`, `sampler`, `shutdown_timeout_ms`, `resource_detectors`",
+                "unknown option `{}`; expected one of: `service`, `exporter`, `endpoint`, `protocol`, `compression`, `propagators`, `sampler`, `shutdown_timeout_ms`, `resource_detectors`, `logs`, `metrics`",
                 path_name(path)
             )))
         }

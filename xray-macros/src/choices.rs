@@ -177,6 +177,56 @@ impl Choice for Exporter {
     }
 }
 
+/// `logs = ...` of `#[xray_main]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalExporter {
+    Otlp,
+    Console,
+    None,
+}
+
+impl Choice for SignalExporter {
+    const OPTION: &'static str = "logs";
+    const NOUN: &'static str = "logs exporter";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("otlp", Self::Otlp),
+        ("console", Self::Console),
+        ("none", Self::None),
+    ];
+
+    fn runtime(self, span: Span) -> TokenStream {
+        runtime_path("SignalExporter", self.variant(), span)
+    }
+}
+
+impl SignalExporter {
+    fn variant(self) -> &'static str {
+        match self {
+            Self::Otlp => "Otlp",
+            Self::Console => "Console",
+            Self::None => "None",
+        }
+    }
+}
+
+/// `metrics = ...` of `#[xray_main]`: the same values as `logs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricsExporter(SignalExporter);
+
+impl Choice for MetricsExporter {
+    const OPTION: &'static str = "metrics";
+    const NOUN: &'static str = "metrics exporter";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("otlp", Self(SignalExporter::Otlp)),
+        ("console", Self(SignalExporter::Console)),
+        ("none", Self(SignalExporter::None)),
+    ];
+
+    fn runtime(self, span: Span) -> TokenStream {
+        runtime_path("SignalExporter", self.0.variant(), span)
+    }
+}
+
 /// `protocol = ...` of `#[xray_main]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {

@@ -115,5 +115,11 @@ fn main_setters(args: &MainArgs) -> Vec<TokenStream> {
     if let Some(detectors) = &args.resource_detectors.value {
         setters.push(quote!(.resource_detectors(#detectors)));
     }
+    if let Some(logs) = &args.logs.value {
+        setters.push(quote!(.logs(#logs)));
+    }
+    if let Some(metrics) = &args.metrics.value {
+        setters.push(quote!(.metrics(#metrics)));
+    }
     setters
 }

@@ -67,12 +67,23 @@ fn sync_body(function: &ItemFn, options: &SpanOptions<'_>) -> TokenStream {
     };
     let span = local("__xray_span");
     let out = local("__xray_out");
-    match outcome(options, &span, &out) {
+    // A metered call: its meter drops before the guard, in the span.
+    let meter = local("__xray_meter");
+    let metered = options.metrics.then(|| {
+        let site = local("__xray_site");
+        quote!(let #meter = #private::meter(#site, &#guard);)
+    });
+    let enter = quote! {
+        let #guard = #enter;
+        #metered
+    };
+    let meter_ref = options.metrics.then_some(&meter);
+    match outcome(options, &span, &out, meter_ref) {
         None => braced(
             body_span,
             quote! {
                 #declare
-                let #guard = #enter;
+                #enter
                 #body
             },
         ),
@@ -85,7 +96,7 @@ fn sync_body(function: &ItemFn, options: &SpanOptions<'_>) -> TokenStream {
                 body_span,
                 quote! {
                     #declare
-                    let #guard = #enter;
+                    #enter
                     let #value: #ret = #private::call_once(move || #closure_body);
                     {
                         let #span = #guard.span();
@@ -130,20 +141,48 @@ fn async_body(function: &ItemFn, options: &SpanOptions<'_>) -> TokenStream {
     let body = function.body.stream();
     let future_body = braced(body_span, quote!(#fake #body));
     let start = start(options);
-    let on_outcome = outcome(options, &span, &out).unwrap_or_default();
+    let on_outcome = outcome(options, &span, &out, None).unwrap_or_default();
+    let instrumented = instrument_call(
+        options,
+        &span,
+        quote!(async move #future_body),
+        quote!(|#span: &#private::ActiveSpan, #out: &#ret| { #on_outcome }),
+        &quote!(: &#ret),
+    );
     braced(
         body_span,
         quote! {
             #declare
             let #span = #start;
-            #private::instrument(
-                #span,
-                async move #future_body,
-                |#span: &#private::ActiveSpan, #out: &#ret| { #on_outcome },
-            )
-            .await
+            #instrumented.await
         },
     )
+}
+
+/// `instrument(span, future, on_outcome)`, or for a metered call
+/// `instrument_metered(site, span, future, on_outcome, is_error)`.
+fn instrument_call(
+    options: &SpanOptions<'_>,
+    span: &Ident,
+    future: TokenStream,
+    on_outcome: TokenStream,
+    out_type: &TokenStream,
+) -> TokenStream {
+    let private = private();
+    if !options.metrics {
+        return quote! {
+            #private::instrument(#span, #future, #on_outcome)
+        };
+    }
+    let site = local("__xray_site");
+    let out = local("__xray_out");
+    let is_error = match error_source(options, &out) {
+        Some(source) => quote!(|#out #out_type| ::core::option::Option::is_some(&#source)),
+        None => quote!(|_ #out_type| false),
+    };
+    quote! {
+        #private::instrument_metered(#site, #span, #future, #on_outcome, #is_error)
+    }
 }
 
 // Input:
@@ -192,14 +231,14 @@ fn returned_future_body(
     };
     let out_type = output.as_ref().map(|ty| quote!(: &#ty));
     let start = start(options);
-    let on_outcome = outcome(options, &span, &out).unwrap_or_default();
-    let instrumented = quote! {
-        #private::instrument(
-            #span,
-            #async_block,
-            |#span: &#private::ActiveSpan, #out #out_type| { #on_outcome },
-        )
-    };
+    let on_outcome = outcome(options, &span, &out, None).unwrap_or_default();
+    let instrumented = instrument_call(
+        options,
+        &span,
+        async_block,
+        quote!(|#span: &#private::ActiveSpan, #out #out_type| { #on_outcome }),
+        &out_type.clone().unwrap_or_default(),
+    );
     let tail = match boxed {
         Some(path) => quote!(#path(#instrumented)),
         None => instrumented,
@@ -223,11 +262,24 @@ fn declare_spec(options: &SpanOptions<'_>) -> TokenStream {
     let name = &options.name;
     let kind = options.kind;
     let flush = options.root.is_some_and(|r| r.lambda.value.is_some());
+    let site = options.metrics.then(|| {
+        let site = local("__xray_site");
+        let function = &options.function;
+        quote! {
+            let #site: &'static #private::MeterSite = {
+                static SITE: #private::MeterSite = #private::MeterSite::new(
+                    ::core::concat!(::core::module_path!(), "::", #function)
+                );
+                &SITE
+            };
+        }
+    });
     quote! {
         let #spec: &'static #private::SpanSpec = {
             static SPEC: #private::SpanSpec = #private::SpanSpec { name: #name, kind: #kind, flush: #flush };
             &SPEC
         };
+        #site
     }
 }
 
@@ -307,27 +359,41 @@ fn recorder(options: &SpanOptions<'_>) -> TokenStream {
     }
 }
 
-/// What to record once the function produced `out` (a reference), or
-/// `None` when nothing is.
+/// The error in `out` (a reference to the value), as an `Option`, when
+/// errors are recorded.
 ///
 /// Whether the value is a `Result` is decided by its type, through the
 /// runtime's `outcome_err!` dispatch: a type merely named `...Result` records nothing.
-fn outcome(options: &SpanOptions<'_>, span: &Ident, out: &Ident) -> Option<TokenStream> {
+fn error_source(options: &SpanOptions<'_>, out: &Ident) -> Option<TokenStream> {
     let private = private();
-    let e = local("__xray_err");
-    let error_source = match options.err {
+    match options.err {
         ErrMode::Forced(err_span) => {
             let private = private_at(err_span);
             Some(quote_spanned!(err_span=> #private::forced_err(#out)))
         }
         ErrMode::ByType => Some(quote!(#private::outcome_err!(#out))),
         ErrMode::Off => None,
-    };
+    }
+}
+
+/// What to record once the function produced `out` (a reference), or
+/// `None` when nothing is; `meter`, a synchronous call's meter, is told
+/// of an error.
+fn outcome(
+    options: &SpanOptions<'_>,
+    span: &Ident,
+    out: &Ident,
+    meter: Option<&Ident>,
+) -> Option<TokenStream> {
+    let private = private();
+    let e = local("__xray_err");
     let mut steps = Vec::new();
-    if let Some(source) = error_source {
+    if let Some(source) = error_source(options, out) {
+        let failed = meter.map(|meter| quote!(#meter.failed_if(true);));
         steps.push(quote! {
             if let ::core::option::Option::Some(#e) = #source {
                 #span.record_error(#private::error_info!(#e));
+                #failed
             }
         });
     }

@@ -31,6 +31,10 @@ pub struct SpanOptions<'a> {
     pub annotations: &'a [Field],
     pub err: ErrMode,
     pub ret: Option<(Format, Span)>,
+    /// Record the call's duration (`metrics`; on by default for `#[xray_root]`).
+    pub metrics: bool,
+    /// The function's name, as written (for the metric's `code.function.name`).
+    pub function: String,
     /// Present for `#[xray_root]`.
     pub root: Option<&'a RootArgs>,
 }
@@ -47,10 +51,17 @@ impl<'a> SpanOptions<'a> {
     ) -> Self {
         let value = shape.value_type(&function.sig);
         let unit = value.as_ref().is_some_and(is_unit);
-        let name = own.name.value.as_ref().map_or_else(
-            || function.sig.ident.unraw().to_string(),
-            syn::LitStr::value,
-        );
+        let function_name = function.sig.ident.unraw().to_string();
+        let name = own
+            .name
+            .value
+            .as_ref()
+            .map_or_else(|| function_name.clone(), syn::LitStr::value);
+        let metrics = own
+            .metrics
+            .value
+            .or_else(|| block.and_then(|b| b.metrics.value))
+            .map_or(root.is_some(), |(on, _)| on);
         let args = match (&own.args.value, block.and_then(|b| b.args.value.as_ref())) {
             (Some(names), _) => names.iter().collect(),
             // The block's `args` record each name in the methods that take it.
@@ -110,6 +121,8 @@ impl<'a> SpanOptions<'a> {
             annotations: or_block(&own.annotations.value, |b| &b.annotations.value),
             err,
             ret,
+            metrics,
+            function: function_name,
             root,
         }
     }

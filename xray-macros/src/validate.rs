@@ -74,7 +74,7 @@ pub fn function_options(args: &SpanArgs, function: &ItemFn, place: Place) -> syn
     Ok(())
 }
 
-/// `ret` and `err` read the value in a closure around the body, which
+/// `ret`, `err` and `metrics` read the value in a closure around the body, which
 /// `#[track_caller]` does not reach.
 pub fn caller_location(args: &SpanArgs, function: &ItemFn, shape: &Shape) -> syn::Result<()> {
     if !shape.keeps_caller_location(function) {
@@ -82,7 +82,12 @@ pub fn caller_location(args: &SpanArgs, function: &ItemFn, shape: &Shape) -> syn
     }
     let ret = args.ret.value.filter(|(format, _)| format.is_some());
     let err = args.err.value.filter(|(on, _)| *on);
-    let asked = [("ret", ret.map(|(_, s)| s)), ("err", err.map(|(_, s)| s))];
+    let metrics = args.metrics.value.filter(|(on, _)| *on);
+    let asked = [
+        ("ret", ret.map(|(_, s)| s)),
+        ("err", err.map(|(_, s)| s)),
+        ("metrics", metrics.map(|(_, s)| s)),
+    ];
     if let Some((name, span)) = asked
         .into_iter()
         .find_map(|(name, span)| span.map(|s| (name, s)))

@@ -252,6 +252,16 @@ impl Converter {
     pub(crate) fn wall(&self, ticks: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_nanos(self.unix_nanos(ticks))
     }
+
+    /// How many seconds `ticks` ticks last.
+    pub(crate) fn seconds(&self, ticks: u64) -> f64 {
+        ticks as f64 * self.nanos_per_tick / 1e9
+    }
+
+    /// How many ticks `seconds` seconds last.
+    pub(crate) fn ticks_in(&self, seconds: f64) -> u64 {
+        (seconds * 1e9 / self.nanos_per_tick) as u64
+    }
 }
 
 /// Nanoseconds per tick: stated by the source, or measured against the

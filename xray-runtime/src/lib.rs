@@ -39,6 +39,8 @@
 //! | sampler | `OTEL_TRACES_SAMPLER` (incl. `xray`: X-Ray's sampling rules, see [`XraySampling`]), `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
 //! | shutdown timeout | `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 5000 |
 //! | resource detectors | `OTEL_RESOURCE_DETECTORS` (`lambda`, `elastic_beanstalk`, `eks`, `ecs`, `ec2`, `all`, `none`) | all (each on its own platform only) |
+//! | logs ([`logs`]) | `OTEL_LOGS_EXPORTER` (`otlp`, `console`, `none`) | `otlp` if an OTLP endpoint variable is set, else `none` |
+//! | metrics ([`metrics`]) | `OTEL_METRICS_EXPORTER` (`otlp`, `console`, `none`) | `otlp` if an OTLP endpoint variable is set, else `none` |
 //! | everything off | `OTEL_SDK_DISABLED=true` | on |
 //!
 //! OTLP headers, timeout and compression (`OTEL_EXPORTER_OTLP_HEADERS`, ...)
@@ -167,6 +169,10 @@ mod span;
 mod carry;
 pub mod export;
 mod resource;
+mod signals;
+
+pub mod logs;
+pub mod metrics;
 
 mod collector;
 mod config;
@@ -174,6 +180,7 @@ mod fork;
 mod provider;
 #[cfg(feature = "xray-sampler")]
 mod sampling_rules;
+mod signal_pipelines;
 
 #[cfg(feature = "aws-sdk")]
 pub mod aws;
@@ -191,6 +198,7 @@ pub use self::http::XrayLayer;
 pub use carry::{SpanHandle, WithSpan, current_span, thread};
 #[cfg(feature = "tokio")]
 pub use carry::{spawn, spawn_blocking};
+pub use config::SignalExporter;
 pub use config::{Config, DEFAULT_PROPAGATORS, DEFAULT_SHUTDOWN_TIMEOUT, ExporterKind};
 pub use config::{DEFAULT_POLLING_INTERVAL, DEFAULT_SAMPLING_ENDPOINT, XraySampling};
 pub use export::Protocol;
@@ -205,6 +213,7 @@ pub use opentelemetry::trace::SpanKind;
 pub use provider::{Guard, flush, init};
 pub use record::{ANNOTATIONS_KEY, CANCELLED_KEY, EXCEPTION_ORIGIN_KEY, RETURN_KEY};
 pub use sampler::{SAMPLING_RULE_KEY, SamplerKind};
+pub use signals::SignalStats;
 pub use span::{
     InvalidAnnotationKey, Span, add_event, annotate, current_context, current_span_id,
     current_trace_header, current_trace_id, is_valid_annotation_key, record_error, set_attribute,

@@ -1,12 +1,13 @@
 //! The installation: [`init`] resolves the configuration, starts the export
-//! thread, installs the OpenTelemetry globals (tracer provider, propagator)
-//! and turns the span path on; the [`Guard`] it returns flushes and shuts
-//! everything down. [`flush`] exports what has ended so far.
+//! thread (and the log and metric pipelines), installs the OpenTelemetry
+//! globals (tracer provider, propagator) and turns the span path on; the
+//! [`Guard`] it returns flushes and shuts everything down. [`flush`]
+//! exports what has ended so far.
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
@@ -31,6 +32,8 @@ use crate::resource::{self, CLOUD_PLATFORM};
 use crate::sampler::{self, XraySampler};
 #[cfg(feature = "xray-sampler")]
 use crate::sampling_rules;
+use crate::signal_pipelines::{self, AllSignals, SignalPipelines};
+use crate::signals::SignalStats;
 use crate::span::current::with_current_span;
 use crate::span::error::install_panic_hook;
 use crate::state;
@@ -70,6 +73,7 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     install_panic_hook();
     fork::install_handlers();
     let at_install = stats::stats();
+    let signals_at_install = (crate::logs::stats(), crate::metrics::stats());
     let previous = state::pipeline();
     let generation = state::next_generation();
     if let Some(previous) = previous {
@@ -83,6 +87,8 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
         sampling_rules::uninstall();
         // Spans of this installation ended before tracing went off.
         stats::lose(Loss::Superseded, state::take_handed_over().len() as u64);
+        // Nor logs or metrics.
+        signal_pipelines::stop_all();
         return Guard::inert();
     }
 
@@ -120,6 +126,12 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
     let limits = resolved.limits;
     clock::init(resolved.clock);
     state::size_queues(limits.max_queue, limits.max_batch, STAGING_THREADS);
+    let signals = Arc::new(SignalPipelines::start(
+        resolved.logs,
+        resolved.metrics,
+        &resource,
+        &scope,
+    ));
     let collector = Arc::new(Collector::start(
         generation, limits, exporters, &resource, detection, scope,
     ));
@@ -140,16 +152,22 @@ pub(crate) fn install(config: Config, resolved: Resolved) -> Guard {
         None => sampling_rules::uninstall(),
     }
     sampler::install(resolved.sampler);
-    state::enable(collector.clone(), resolved.shutdown_timeout);
+    let all = Arc::new(AllSignals {
+        collector: collector.clone(),
+        signals: signals.clone(),
+    });
+    state::enable(all.clone(), resolved.shutdown_timeout);
     Guard {
         installed: Some(Installed {
             collector,
             provider,
+            all,
         }),
         generation,
         timeout: resolved.shutdown_timeout,
         done: AtomicBool::new(false),
         at_install,
+        signals_at_install,
         pid: std::process::id(),
     }
 }
@@ -254,6 +272,8 @@ fn exporter_specs(custom: Option<BoxedExporter>, resolved: &Resolved) -> Vec<Exp
 struct Installed {
     collector: Arc<Collector>,
     provider: SdkTracerProvider,
+    /// The spans' export thread with the log and metric pipelines.
+    all: Arc<AllSignals>,
 }
 
 /// Keeps the provider installed; dropping it flushes and shuts down.
@@ -270,6 +290,8 @@ pub struct Guard {
     done: AtomicBool,
     /// The counters when it was installed: shutdown reports what changed.
     at_install: Stats,
+    /// The logs' and metrics' counters then.
+    signals_at_install: (SignalStats, SignalStats),
     /// The process it was installed in: in a child after `fork()`, the
     /// guard inherited from the parent does nothing.
     pid: u32,
@@ -293,6 +315,7 @@ impl Guard {
             timeout: Duration::ZERO,
             done: AtomicBool::new(true),
             at_install: Stats::default(),
+            signals_at_install: Default::default(),
             pid: std::process::id(),
         }
     }
@@ -302,13 +325,16 @@ impl Guard {
         self.installed.is_some() && !self.done.load(Ordering::Acquire)
     }
 
-    /// Exports every span ended so far, waiting for the exporters (at most
-    /// the shutdown timeout).
+    /// Exports every span ended so far, and the log records and metrics,
+    /// waiting for the exporters (at most the shutdown timeout). The result
+    /// is the spans'; log and metric losses are counted in
+    /// [`logs::stats`](crate::logs::stats) and
+    /// [`metrics::stats`](crate::metrics::stats).
     pub fn flush(&self) -> Result<(), FlushError> {
         match &self.installed {
             Some(installed) if !self.done.load(Ordering::Acquire) => installed
-                .collector
-                .flush(self.timeout.max(Duration::from_millis(100))),
+                .all
+                .flush_all(self.timeout.max(Duration::from_millis(100))),
             _ => Ok(()),
         }
     }
@@ -326,16 +352,31 @@ impl Guard {
             // A child after `fork()`: the export thread is the parent's.
             return Ok(());
         }
-        if state::is_current(self.generation) {
+        let current = state::is_current(self.generation);
+        if current {
             state::disable();
             #[cfg(feature = "xray-sampler")]
             sampling_rules::uninstall();
         }
+        // Logs and metrics export their last batches while the spans do.
+        let signals = &installed.all.signals;
+        let pending = signals.begin_stop(Instant::now() + self.timeout, current);
         let result = installed.collector.shutdown(self.timeout);
         let _ = installed
             .provider
             .shutdown_with_timeout(Duration::from_millis(10));
+        let signals_done = signal_pipelines::wait_all(pending);
         report_losses(&self.at_install);
+        if !signals.is_empty() {
+            if !signals_done {
+                eprintln!(
+                    "xray: at shutdown: log records or metrics were still being exported after {} ms",
+                    self.timeout.as_millis()
+                );
+            }
+            let (logs, metrics) = &self.signals_at_install;
+            signal_pipelines::report_losses(logs, metrics);
+        }
         result
     }
 }
@@ -366,7 +407,8 @@ impl Drop for Guard {
     }
 }
 
-/// Exports every span ended so far through the installed provider.
+/// Exports every span ended so far through the installed provider, and the
+/// log records and metrics.
 ///
 /// Use it where a process may be frozen between units of work (AWS Lambda
 /// after each invocation). Does nothing when no provider is installed.

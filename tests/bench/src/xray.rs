@@ -1,6 +1,6 @@
 //! Configuration 2: xray's `#[traced]` and `#[xray_root]`.
 
-use xray_runtime::{Config, Guard, SamplerKind, XraySampling, traced, xray_root};
+use xray_runtime::{Config, Guard, SamplerKind, SignalExporter, XraySampling, traced, xray_root};
 
 use crate::{DropExporter, body};
 
@@ -9,6 +9,13 @@ use crate::{DropExporter, body};
 #[traced(name = "bench_span")]
 #[inline(never)]
 pub fn span(x: u64) -> u64 {
+    body(x)
+}
+
+/// [`span`] with its duration recorded (`#[traced(metrics)]`).
+#[traced(name = "bench_span", metrics)]
+#[inline(never)]
+pub fn metered_span(x: u64) -> u64 {
     body(x)
 }
 
@@ -102,6 +109,18 @@ pub fn init(sampler: SamplerKind) -> Guard {
             .service_name("xray-bench")
             .with_exporter(DropExporter)
             .sampler(sampler),
+    )
+}
+
+/// [`init`], with metrics recorded and exported by `metrics`
+/// (`SignalExporter::None`: metrics off).
+pub fn init_metrics(sampler: SamplerKind, metrics: SignalExporter) -> Guard {
+    xray_runtime::init(
+        Config::new()
+            .service_name("xray-bench")
+            .with_exporter(DropExporter)
+            .sampler(sampler)
+            .metrics(metrics),
     )
 }
 

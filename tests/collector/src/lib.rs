@@ -2,10 +2,11 @@
 //!
 //! Two pieces run around a real OpenTelemetry collector (rotel):
 //!
-//! * [`Sink`] is an OTLP/gRPC trace receiver built on tonic and the official
-//!   `opentelemetry-proto` types. It runs on its own tokio runtime thread,
-//!   listens on `127.0.0.1:<os-chosen port>` and keeps every `ResourceSpans`
-//!   it receives, so a test can wait for spans and inspect what arrived.
+//! * [`Sink`] is an OTLP/gRPC receiver of traces, logs and metrics built on
+//!   tonic and the official `opentelemetry-proto` types. It runs on its own
+//!   tokio runtime thread, listens on `127.0.0.1:<os-chosen port>` and keeps
+//!   every `ResourceSpans`, `ResourceLogs` and `ResourceMetrics` it
+//!   receives, so a test can wait for them and inspect what arrived.
 //! * [`Rotel`] starts the `rotel-agent` collector with OTLP gRPC and HTTP
 //!   receivers on free loopback ports and an OTLP/gRPC exporter pointed at a
 //!   [`Sink`]. Its output goes to a log file that is printed when a test fails.
@@ -25,6 +26,18 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -32,6 +45,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span, span, status};
 
 /// Re-export of the OTLP protobuf types the assertions work with.
@@ -54,6 +69,8 @@ const ROTEL_START_ATTEMPTS: usize = 3;
 #[derive(Default)]
 struct Received {
     resource_spans: Vec<ResourceSpans>,
+    resource_logs: Vec<ResourceLogs>,
+    resource_metrics: Vec<ResourceMetrics>,
     requests: usize,
     last_request: Option<Instant>,
 }
@@ -77,27 +94,63 @@ struct Receiver {
     store: Arc<Store>,
 }
 
+impl Receiver {
+    /// Keeps what `keep` takes from a request, and wakes the waiters.
+    fn received(&self, keep: impl FnOnce(&mut Received)) {
+        {
+            let mut received = self.store.lock();
+            received.requests += 1;
+            received.last_request = Some(Instant::now());
+            keep(&mut received);
+        }
+        self.store.changed.notify_all();
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let logs = request.into_inner().resource_logs;
+        self.received(|received| received.resource_logs.extend(logs));
+        Ok(tonic::Response::new(ExportLogsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let metrics = request.into_inner().resource_metrics;
+        self.received(|received| received.resource_metrics.extend(metrics));
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
 #[tonic::async_trait]
 impl TraceService for Receiver {
     async fn export(
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let request = request.into_inner();
-        {
-            let mut received = self.store.lock();
-            received.requests += 1;
-            received.last_request = Some(Instant::now());
-            received.resource_spans.extend(request.resource_spans);
-        }
-        self.store.changed.notify_all();
+        let spans = request.into_inner().resource_spans;
+        self.received(|received| received.resource_spans.extend(spans));
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
     }
 }
 
-/// An OTLP/gRPC trace receiver that stores everything it is sent.
+/// An OTLP/gRPC receiver of traces, logs and metrics that stores
+/// everything it is sent.
 ///
 /// Dropping it stops the server and its runtime thread.
 pub struct Sink {
@@ -166,6 +219,46 @@ impl Sink {
     /// Every span received so far, flattened, with its resource attributes.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         flatten(&self.store.lock().resource_spans)
+    }
+
+    /// Every `ResourceLogs` received so far, in arrival order.
+    pub fn resource_logs(&self) -> Vec<ResourceLogs> {
+        self.store.lock().resource_logs.clone()
+    }
+
+    /// Every `ResourceMetrics` received so far, in arrival order.
+    pub fn resource_metrics(&self) -> Vec<ResourceMetrics> {
+        self.store.lock().resource_metrics.clone()
+    }
+
+    /// Waits until `done` holds for what arrived (spans, logs, metrics), for
+    /// at most `timeout`; returns whether it did.
+    pub fn wait_until<F>(&self, timeout: Duration, done: F) -> bool
+    where
+        F: Fn(&[ResourceSpans], &[ResourceLogs], &[ResourceMetrics]) -> bool,
+    {
+        let deadline = Instant::now() + timeout;
+        let mut received = self.store.lock();
+        loop {
+            if done(
+                &received.resource_spans,
+                &received.resource_logs,
+                &received.resource_metrics,
+            ) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let slice = (deadline - now).min(Duration::from_millis(250));
+            received = self
+                .store
+                .changed
+                .wait_timeout(received, slice)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// Waits until `predicate` holds for the spans received so far, for at most
@@ -293,11 +386,21 @@ fn serve(
             }
         };
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let gzip = tonic::codec::CompressionEncoding::Gzip;
         let server = tonic::transport::Server::builder()
             .add_service(
-                TraceServiceServer::new(Receiver { store })
-                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+                TraceServiceServer::new(Receiver {
+                    store: store.clone(),
+                })
+                .accept_compressed(gzip),
             )
+            .add_service(
+                LogsServiceServer::new(Receiver {
+                    store: store.clone(),
+                })
+                .accept_compressed(gzip),
+            )
+            .add_service(MetricsServiceServer::new(Receiver { store }).accept_compressed(gzip))
             .serve_with_incoming(incoming);
         let _ = ready.send(Ok(addr));
         tokio::select! {

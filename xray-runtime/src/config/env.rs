@@ -74,3 +74,28 @@ pub(crate) fn fixed(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + 
         .collect();
     move |name| map.get(name).cloned()
 }
+
+/// One of `choices` (names, case-insensitive) in `name`, else `default`;
+/// a value that is none of them is reported with the names.
+pub(crate) fn choice<T: Copy>(
+    env: Env<'_>,
+    name: &'static str,
+    choices: &[(&str, T)],
+    default: (&str, T),
+) -> T {
+    let Some(value) = env(name) else {
+        return default.1;
+    };
+    let wanted = value.trim().to_ascii_lowercase();
+    if let Some(&(_, chosen)) = choices.iter().find(|(n, _)| *n == wanted) {
+        return chosen;
+    }
+    let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+    report_bad_var(
+        name,
+        &value,
+        &format!("expected one of {}", names.join(", ")),
+        default.0,
+    );
+    default.1
+}

@@ -9,9 +9,12 @@
 
 mod detection;
 mod env;
+mod logs;
+mod metrics;
 mod otlp;
 mod pipeline;
 mod sampling;
+mod signals;
 
 use std::fmt;
 use std::time::Duration;
@@ -22,6 +25,8 @@ use crate::clock::ClockChoice;
 use crate::collector::Limits;
 use crate::export::otlp::{Compression, OtlpSettings};
 use crate::export::{BoxedExporter, Protocol};
+use crate::logs::pipeline::LogsSettings;
+use crate::metrics::pipeline::MetricsSettings;
 use crate::resource;
 use crate::sampler::SamplerKind;
 
@@ -33,6 +38,7 @@ pub(crate) use env::{Env, process_env};
 pub(crate) use sampling::SamplingEndpoint;
 pub(crate) use sampling::SamplingSettings;
 pub use sampling::{DEFAULT_POLLING_INTERVAL, DEFAULT_SAMPLING_ENDPOINT, XraySampling};
+pub use signals::SignalExporter;
 
 pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
@@ -108,6 +114,10 @@ pub struct Config {
     pub(crate) xray_sampling: Option<XraySampling>,
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) resource_detectors: Option<String>,
+    pub(crate) logs: Option<SignalExporter>,
+    pub(crate) metrics: Option<SignalExporter>,
+    /// CloudWatch Logs' log group and stream.
+    pub(crate) cloudwatch_logs: Option<(String, String)>,
 }
 
 impl fmt::Debug for Config {
@@ -126,6 +136,9 @@ impl fmt::Debug for Config {
             .field("xray_sampling", &self.xray_sampling)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("resource_detectors", &self.resource_detectors)
+            .field("logs", &self.logs)
+            .field("metrics", &self.metrics)
+            .field("cloudwatch_logs", &self.cloudwatch_logs)
             .finish()
     }
 }
@@ -244,6 +257,65 @@ impl Config {
         self.resource_detectors = Some(names.into());
         self
     }
+
+    /// Where log records go (from the `tracing` layer and the `log`
+    /// bridge, see [`logs`](crate::logs)). `OTEL_LOGS_EXPORTER` wins when
+    /// set. Default: `otlp` when `OTEL_EXPORTER_OTLP_ENDPOINT` or
+    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` is set, else none.
+    ///
+    /// ```
+    /// use xray_runtime::{Config, SignalExporter};
+    ///
+    /// let config = Config::new().logs(SignalExporter::Console);
+    /// # let _ = config;
+    /// ```
+    pub fn logs(mut self, exporter: SignalExporter) -> Self {
+        self.logs = Some(exporter);
+        self
+    }
+
+    /// Where metrics go (see [`metrics`](crate::metrics)).
+    /// `OTEL_METRICS_EXPORTER` wins when set. Default: `otlp` when
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`
+    /// is set, else none.
+    ///
+    /// ```
+    /// use xray_runtime::{Config, SignalExporter};
+    ///
+    /// let config = Config::new().metrics(SignalExporter::Otlp);
+    /// # let _ = config;
+    /// ```
+    pub fn metrics(mut self, exporter: SignalExporter) -> Self {
+        self.metrics = Some(exporter);
+        self
+    }
+
+    /// Sends log records straight to CloudWatch Logs, into `log_group` and
+    /// `log_stream` (both must exist): OTLP/HTTP to
+    /// `https://logs.<region>.amazonaws.com/v1/logs`, signed with SigV4 for
+    /// the service `logs` in the region of `AWS_REGION` (or the AWS
+    /// profile), with the `x-aws-log-group` and `x-aws-log-stream` headers.
+    /// Logs are exported over OTLP unless `OTEL_LOGS_EXPORTER` says
+    /// otherwise; `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` redirects them (a VPC
+    /// endpoint, a proxy), and `OTEL_EXPORTER_OTLP_LOGS_HEADERS` overrides
+    /// the group and stream.
+    ///
+    /// ```no_run
+    /// use xray_runtime::Config;
+    ///
+    /// let _guard = xray_runtime::init(Config::new().cloudwatch_logs("/shop/checkout", "web-1"));
+    /// ```
+    pub fn cloudwatch_logs(
+        mut self,
+        log_group: impl Into<String>,
+        log_stream: impl Into<String>,
+    ) -> Self {
+        self.cloudwatch_logs = Some((log_group.into(), log_stream.into()));
+        if self.logs.is_none() {
+            self.logs = Some(SignalExporter::Otlp);
+        }
+        self
+    }
 }
 
 /// A propagator named in a configuration.
@@ -279,6 +351,8 @@ pub(crate) struct Resolved {
     pub clock: ClockChoice,
     /// Resource detection: which detectors, and where they look.
     pub detection: resource::Settings,
+    pub logs: LogsSettings,
+    pub metrics: MetricsSettings,
 }
 
 impl Resolved {
@@ -301,6 +375,8 @@ impl Resolved {
             limits: pipeline::resolve_limits(env, shutdown_timeout),
             clock: pipeline::resolve_clock(env),
             detection: detection::resolve(config, env),
+            logs: logs::resolve(config, env),
+            metrics: metrics::resolve(config, env),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Where and how OTLP goes: the `OTEL_EXPORTER_OTLP_*` variables, each read
-//! as the specification says (the `TRACES_` variant wins over the generic
-//! one), over what the code gave, over the defaults.
+//! as the specification says (the signal's variant, `TRACES_`, `LOGS_` or
+//! `METRICS_`, wins over the generic one), over what the code gave, over
+//! the defaults.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use super::Config;
 use super::env::{Env, first_set, millis, report_bad_var};
 use crate::export::Protocol;
 use crate::export::otlp::aws_host;
-use crate::export::otlp::{Compression, FileFrom, OtlpSettings, Signing, TlsFiles};
+use crate::export::otlp::{Compression, FileFrom, OtlpSettings, Signal, Signing, TlsFiles};
 
 pub(crate) const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 pub(crate) const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
@@ -41,22 +42,92 @@ pub(crate) const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
 const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
-/// The path of traces on an OTLP/HTTP receiver.
-const TRACES_PATH: &str = "/v1/traces";
 
-/// Whether a variable names an OTLP endpoint (then OTLP is the default
-/// exporter).
-pub(crate) fn endpoint_variable_set(env: Env<'_>) -> bool {
-    env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).is_some() || env(OTEL_EXPORTER_OTLP_ENDPOINT).is_some()
+/// The signal-specific variables of one signal, each read before its
+/// generic `OTEL_EXPORTER_OTLP_*` counterpart.
+#[derive(Debug)]
+pub(crate) struct SignalVars {
+    pub signal: Signal,
+    pub endpoint: &'static str,
+    protocol: &'static str,
+    headers: &'static str,
+    timeout: &'static str,
+    compression: &'static str,
+    certificate: &'static str,
+    client_certificate: &'static str,
+    client_key: &'static str,
+    insecure: &'static str,
 }
 
-/// The signing name of traces when the host does not name one.
-const TRACES_SERVICE: &str = "xray";
+/// `OTEL_EXPORTER_OTLP_TRACES_*`.
+pub(crate) const TRACES: SignalVars = SignalVars {
+    signal: Signal::Traces,
+    endpoint: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    protocol: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    headers: OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+    timeout: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+    compression: OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+    certificate: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+    client_certificate: OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+    client_key: OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
+    insecure: OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+};
 
+/// `OTEL_EXPORTER_OTLP_LOGS_*`.
+pub(crate) const LOGS: SignalVars = SignalVars {
+    signal: Signal::Logs,
+    endpoint: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    protocol: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+    compression: "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+    certificate: "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+    client_certificate: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+    client_key: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+    insecure: "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+};
+
+/// `OTEL_EXPORTER_OTLP_METRICS_*`.
+pub(crate) const METRICS: SignalVars = SignalVars {
+    signal: Signal::Metrics,
+    endpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    protocol: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    compression: "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+    certificate: "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+    client_certificate: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+    client_key: "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+    insecure: "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+};
+
+/// Whether a variable names an OTLP endpoint for `vars`' signal (then OTLP
+/// is the signal's default exporter).
+pub(crate) fn endpoint_variable_set_for(env: Env<'_>, vars: &SignalVars) -> bool {
+    env(vars.endpoint).is_some() || env(OTEL_EXPORTER_OTLP_ENDPOINT).is_some()
+}
+
+/// Whether a variable names an OTLP endpoint for traces.
+pub(crate) fn endpoint_variable_set(env: Env<'_>) -> bool {
+    endpoint_variable_set_for(env, &TRACES)
+}
+
+/// Where and how traces go over OTLP.
 pub(crate) fn resolve(config: &Config, env: Env<'_>) -> OtlpSettings {
-    let mut protocol = resolve_protocol(config, env);
-    let mut endpoint = resolve_endpoint(config, env, protocol);
-    let signing = resolve_signing(env, &endpoint);
+    resolve_signal(config, env, &TRACES, &[])
+}
+
+/// Where and how `vars`' signal goes over OTLP; `default_headers` (from
+/// the code) are sent unless a variable sets the same header.
+pub(crate) fn resolve_signal(
+    config: &Config,
+    env: Env<'_>,
+    vars: &SignalVars,
+    default_headers: &[(String, String)],
+) -> OtlpSettings {
+    let mut protocol = resolve_protocol(config, env, vars);
+    let mut endpoint = resolve_endpoint(config, env, vars, protocol);
+    let signing = resolve_signing(env, &endpoint, vars.signal);
     if signing.is_some() && protocol == Protocol::Grpc {
         // AWS's OTLP endpoints take OTLP/HTTP only.
         eprintln!(
@@ -64,51 +135,72 @@ pub(crate) fn resolve(config: &Config, env: Env<'_>) -> OtlpSettings {
              OTLP/HTTP only; using http/protobuf instead of grpc"
         );
         protocol = Protocol::HttpProtobuf;
-        endpoint = resolve_endpoint(config, env, protocol);
+        endpoint = resolve_endpoint(config, env, vars, protocol);
+    }
+    let mut headers = default_headers.to_vec();
+    for (key, value) in resolve_headers(env, vars) {
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+        headers.push((key, value));
     }
     OtlpSettings {
+        signal: vars.signal,
         protocol,
         endpoint,
-        headers: resolve_headers(env),
-        timeout: resolve_timeout(env),
-        compression: resolve_compression(config, env),
-        tls: resolve_tls_files(env),
+        headers,
+        timeout: resolve_timeout(env, vars),
+        compression: resolve_compression(config, env, vars),
+        tls: resolve_tls_files(env, vars),
         signing,
     }
 }
 
-/// AWS X-Ray's OTLP endpoint, in the region of `AWS_REGION` or
-/// `AWS_DEFAULT_REGION` (else the profile's, found when the exporter starts).
-pub(crate) fn resolve_xray(config: &Config, env: Env<'_>) -> OtlpSettings {
+/// AWS's own OTLP endpoint for `vars`' signal (AWS X-Ray's for traces,
+/// CloudWatch Logs' for logs), in the region of `AWS_REGION` or
+/// `AWS_DEFAULT_REGION` (else the profile's, found when the exporter
+/// starts); `default_headers` as in [`resolve_signal`].
+pub(crate) fn resolve_aws(
+    config: &Config,
+    env: Env<'_>,
+    vars: &SignalVars,
+    default_headers: &[(String, String)],
+) -> OtlpSettings {
     let region = resolve_region(env);
+    let service = vars.signal.signing_service();
+    let mut headers = default_headers.to_vec();
+    for (key, value) in resolve_headers(env, vars) {
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+        headers.push((key, value));
+    }
     OtlpSettings {
+        signal: vars.signal,
         protocol: Protocol::HttpProtobuf,
         endpoint: region
             .as_deref()
-            .map(aws_host::xray_endpoint)
+            .map(|region| aws_host::service_endpoint(service, region, vars.signal.http_path()))
             .unwrap_or_default(),
-        headers: resolve_headers(env),
-        timeout: resolve_timeout(env),
-        compression: resolve_compression(config, env),
-        tls: resolve_tls_files(env),
+        headers,
+        timeout: resolve_timeout(env, vars),
+        compression: resolve_compression(config, env, vars),
+        tls: resolve_tls_files(env, vars),
         signing: Some(Signing {
-            service: TRACES_SERVICE.to_string(),
+            service: service.to_string(),
             region,
         }),
     }
 }
 
-fn resolve_timeout(env: Env<'_>) -> Duration {
+/// AWS X-Ray's OTLP endpoint (exporter `xray`).
+pub(crate) fn resolve_xray(config: &Config, env: Env<'_>) -> OtlpSettings {
+    resolve_aws(config, env, &TRACES, &[])
+}
+
+fn resolve_timeout(env: Env<'_>, vars: &SignalVars) -> Duration {
     millis(
         env,
-        &[
-            OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
-            OTEL_EXPORTER_OTLP_TIMEOUT,
-        ],
+        &[vars.timeout, OTEL_EXPORTER_OTLP_TIMEOUT],
         DEFAULT_TIMEOUT,
     )
 }
-
 /// The region of `AWS_REGION`, else `AWS_DEFAULT_REGION`.
 fn resolve_region(env: Env<'_>) -> Option<String> {
     let (name, value) = first_set(env, &[AWS_REGION, AWS_DEFAULT_REGION])?;
@@ -127,8 +219,9 @@ fn resolve_region(env: Env<'_>) -> Option<String> {
 }
 
 /// Signing for AWS hosts (`xray.<region>.amazonaws.com`), or for any host
-/// when `XRAY_OTLP_SIGV4=true`; never when it is `false`.
-fn resolve_signing(env: Env<'_>, endpoint: &str) -> Option<Signing> {
+/// when `XRAY_OTLP_SIGV4=true` (as the service that takes `signal`); never
+/// when it is `false`.
+fn resolve_signing(env: Env<'_>, endpoint: &str, signal: Signal) -> Option<Signing> {
     let from_host = aws_host::host_of(endpoint).and_then(aws_host::service_and_region);
     let asked = match env(XRAY_OTLP_SIGV4) {
         None => None,
@@ -153,15 +246,15 @@ fn resolve_signing(env: Env<'_>, endpoint: &str) -> Option<Signing> {
             region: Some(region),
         }),
         (Some(true), None) => Some(Signing {
-            service: TRACES_SERVICE.to_string(),
+            service: signal.signing_service().to_string(),
             region: resolve_region(env),
         }),
         (None, None) => None,
     }
 }
 
-/// The TLS files, each from its `TRACES_` variable or the generic one.
-fn resolve_tls_files(env: Env<'_>) -> TlsFiles {
+/// The TLS files, each from its signal's variable or the generic one.
+fn resolve_tls_files(env: Env<'_>, vars: &SignalVars) -> TlsFiles {
     let file = |names: [&'static str; 2]| {
         first_set(env, &names).map(|(variable, path)| FileFrom {
             variable,
@@ -169,31 +262,19 @@ fn resolve_tls_files(env: Env<'_>) -> TlsFiles {
         })
     };
     TlsFiles {
-        ca: file([
-            OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
-            OTEL_EXPORTER_OTLP_CERTIFICATE,
-        ]),
+        ca: file([vars.certificate, OTEL_EXPORTER_OTLP_CERTIFICATE]),
         client_certificate: file([
-            OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+            vars.client_certificate,
             OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
         ]),
-        client_key: file([
-            OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
-            OTEL_EXPORTER_OTLP_CLIENT_KEY,
-        ]),
+        client_key: file([vars.client_key, OTEL_EXPORTER_OTLP_CLIENT_KEY]),
     }
 }
 
 /// `OTEL_EXPORTER_OTLP_(TRACES_)INSECURE`: plain text for a gRPC endpoint
 /// written without a scheme.
-fn resolve_insecure(env: Env<'_>) -> bool {
-    let Some((name, value)) = first_set(
-        env,
-        &[
-            OTEL_EXPORTER_OTLP_TRACES_INSECURE,
-            OTEL_EXPORTER_OTLP_INSECURE,
-        ],
-    ) else {
+fn resolve_insecure(env: Env<'_>, vars: &SignalVars) -> bool {
+    let Some((name, value)) = first_set(env, &[vars.insecure, OTEL_EXPORTER_OTLP_INSECURE]) else {
         return false;
     };
     match value.trim().to_ascii_lowercase().as_str() {
@@ -206,15 +287,9 @@ fn resolve_insecure(env: Env<'_>) -> bool {
     }
 }
 
-fn resolve_protocol(config: &Config, env: Env<'_>) -> Protocol {
+fn resolve_protocol(config: &Config, env: Env<'_>, vars: &SignalVars) -> Protocol {
     let from_code = config.protocol.unwrap_or(Protocol::HttpProtobuf);
-    let Some((name, value)) = first_set(
-        env,
-        &[
-            OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-            OTEL_EXPORTER_OTLP_PROTOCOL,
-        ],
-    ) else {
+    let Some((name, value)) = first_set(env, &[vars.protocol, OTEL_EXPORTER_OTLP_PROTOCOL]) else {
         return from_code;
     };
     match value.trim() {
@@ -233,10 +308,17 @@ fn resolve_protocol(config: &Config, env: Env<'_>) -> Protocol {
 }
 
 /// The full URL: a signal-specific endpoint as given; a base endpoint (the
-/// generic variable, or the code's) with `/v1/traces` appended for HTTP.
-fn resolve_endpoint(config: &Config, env: Env<'_>, protocol: Protocol) -> String {
+/// generic variable, or the code's) with the signal's path (`/v1/traces`)
+/// appended for HTTP.
+fn resolve_endpoint(
+    config: &Config,
+    env: Env<'_>,
+    vars: &SignalVars,
+    protocol: Protocol,
+) -> String {
+    let path = vars.signal.http_path();
     let default = match protocol {
-        Protocol::HttpProtobuf => signal_url(DEFAULT_HTTP_ENDPOINT, protocol),
+        Protocol::HttpProtobuf => signal_url(DEFAULT_HTTP_ENDPOINT, protocol, path),
         Protocol::Grpc => DEFAULT_GRPC_ENDPOINT.to_string(),
     };
     let with_scheme = |value: String| -> String {
@@ -244,7 +326,7 @@ fn resolve_endpoint(config: &Config, env: Env<'_>, protocol: Protocol) -> String
         // TLS unless `OTEL_EXPORTER_OTLP_INSECURE` says otherwise.
         let value = value.trim().to_string();
         if protocol == Protocol::Grpc && !value.contains("://") {
-            let scheme = if resolve_insecure(env) {
+            let scheme = if resolve_insecure(env, vars) {
                 "http"
             } else {
                 "https"
@@ -254,22 +336,18 @@ fn resolve_endpoint(config: &Config, env: Env<'_>, protocol: Protocol) -> String
             value
         }
     };
-    if let Some(value) = env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
-        return checked_url(
-            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-            &with_scheme(value),
-            &default,
-        )
-        .unwrap_or_else(|| default.clone());
+    if let Some(value) = env(vars.endpoint) {
+        return checked_url(vars.endpoint, &with_scheme(value), &default)
+            .unwrap_or_else(|| default.clone());
     }
     if let Some(value) = env(OTEL_EXPORTER_OTLP_ENDPOINT) {
         return checked_url(OTEL_EXPORTER_OTLP_ENDPOINT, &with_scheme(value), &default)
-            .map_or_else(|| default.clone(), |base| signal_url(&base, protocol));
+            .map_or_else(|| default.clone(), |base| signal_url(&base, protocol, path));
     }
     config
         .endpoint
         .as_deref()
-        .map_or(default, |base| signal_url(base, protocol))
+        .map_or(default, |base| signal_url(base, protocol, path))
 }
 
 /// `value` when it is an `http://` or `https://` URL with a host.
@@ -292,23 +370,20 @@ fn checked_url(name: &'static str, value: &str, fallback: &str) -> Option<String
 
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` semantics: a base URL to which the signal
 /// path is appended (for HTTP; gRPC takes the server's URL as it is).
-fn signal_url(base: &str, protocol: Protocol) -> String {
+fn signal_url(base: &str, protocol: Protocol, path: &str) -> String {
     let base = base.trim().trim_end_matches('/');
     match protocol {
         Protocol::Grpc => base.to_string(),
-        Protocol::HttpProtobuf if base.ends_with(TRACES_PATH) => base.to_string(),
-        Protocol::HttpProtobuf => format!("{base}{TRACES_PATH}"),
+        Protocol::HttpProtobuf if base.ends_with(path) => base.to_string(),
+        Protocol::HttpProtobuf => format!("{base}{path}"),
     }
 }
 
 /// `key=value,key2=value2`, values percent-decoded; the generic variable's
 /// headers, then the signal-specific one's (which win for the same key).
-fn resolve_headers(env: Env<'_>) -> Vec<(String, String)> {
+fn resolve_headers(env: Env<'_>, vars: &SignalVars) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = Vec::new();
-    for name in [
-        OTEL_EXPORTER_OTLP_HEADERS,
-        OTEL_EXPORTER_OTLP_TRACES_HEADERS,
-    ] {
+    for name in [OTEL_EXPORTER_OTLP_HEADERS, vars.headers] {
         let Some(value) = env(name) else { continue };
         for pair in value.split(',').filter(|p| !p.trim().is_empty()) {
             let parsed = pair
@@ -359,15 +434,10 @@ fn percent_decode(value: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn resolve_compression(config: &Config, env: Env<'_>) -> Compression {
+fn resolve_compression(config: &Config, env: Env<'_>, vars: &SignalVars) -> Compression {
     let from_code = config.compression.unwrap_or(Compression::None);
-    let Some((name, value)) = first_set(
-        env,
-        &[
-            OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
-            OTEL_EXPORTER_OTLP_COMPRESSION,
-        ],
-    ) else {
+    let Some((name, value)) = first_set(env, &[vars.compression, OTEL_EXPORTER_OTLP_COMPRESSION])
+    else {
         return from_code;
     };
     match value.trim().to_ascii_lowercase().as_str() {
@@ -506,7 +576,7 @@ mod tests {
         assert_eq!(s.endpoint, "", "left to the profile");
         assert_eq!(s.signing.map(|s| s.region), Some(None));
         assert_eq!(
-            aws_host::xray_endpoint("cn-north-1"),
+            aws_host::service_endpoint("xray", "cn-north-1", "/v1/traces"),
             "https://xray.cn-north-1.amazonaws.com.cn/v1/traces"
         );
     }

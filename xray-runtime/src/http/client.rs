@@ -7,11 +7,13 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use ::http::{HeaderMap, Method, StatusCode, header};
+use opentelemetry::KeyValue;
 use opentelemetry::global;
 use opentelemetry::trace::{SpanContext, SpanKind};
 use pin_project_lite::pin_project;
 
 use super::{OnOutput, SpanFuture, attr, header_str, known_method, record_method, unbracket};
+use crate::metrics::http::{RequestMeter, Side};
 use crate::propagation::HeaderInjector;
 use crate::span::{Span, current_context};
 use crate::value::truncate;
@@ -46,6 +48,25 @@ impl Target<'_> {
             Some("https") => Some(443),
             _ => None,
         })
+    }
+
+    /// The attributes of `http.client.request.duration` known before the
+    /// response: low cardinality (no path).
+    fn metric_attributes(&self) -> Vec<KeyValue> {
+        let mut attributes = vec![KeyValue::new(
+            attr::METHOD,
+            known_method(self.method).unwrap_or("_OTHER"),
+        )];
+        if let Some(host) = self.host {
+            attributes.push(KeyValue::new(attr::SERVER_ADDRESS, unbracket(host)));
+            if let Some(port) = self.port() {
+                attributes.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
+            }
+        }
+        if let Some(scheme) = self.scheme {
+            attributes.push(KeyValue::new(attr::URL_SCHEME, scheme.to_owned()));
+        }
+        attributes
     }
 
     fn record(&self, span: &mut Span) {
@@ -94,6 +115,8 @@ impl Target<'_> {
 #[derive(Debug)]
 pub struct ClientSpan {
     span: Span,
+    /// Measures `http.client.request.duration`, when metrics are on.
+    meter: Option<RequestMeter>,
 }
 
 impl ClientSpan {
@@ -103,7 +126,12 @@ impl ClientSpan {
         if span.is_recording() {
             target.record(&mut span);
         }
-        Self { span }
+        let meter = RequestMeter::start(
+            Side::Client,
+            || target.metric_attributes(),
+            || span.span_context(),
+        );
+        Self { span, meter }
     }
 
     /// Injects the span's context into `headers` through the configured
@@ -135,7 +163,7 @@ impl ClientSpan {
     /// assert_eq!(span.attr_str("error.type"), Some("404"));
     /// ```
     pub fn record_status(&mut self, status: StatusCode) {
-        record_status(&mut self.span, status);
+        record_status(&mut self.span, &mut self.meter, status);
     }
 
     /// Records a response (its status code, as [`ClientSpan::record_status`]).
@@ -169,7 +197,7 @@ impl ClientSpan {
     /// );
     /// ```
     pub fn record_error<E: Display + ?Sized>(&mut self, error: &E) {
-        record_error(&mut self.span, error);
+        record_error(&mut self.span, &mut self.meter, error);
     }
 
     /// The span's context (what was injected into the request).
@@ -214,7 +242,7 @@ impl ClientSpan {
         E: Display,
     {
         ClientFuture {
-            inner: SpanFuture::new(self.span, future, ClientHook),
+            inner: SpanFuture::new(self.span, future, ClientHook { meter: self.meter }),
         }
     }
 }
@@ -275,8 +303,11 @@ pub fn start_client_span<B>(request: &mut ::http::Request<B>) -> ClientSpan {
     span
 }
 
-/// Records a response's status code on a client span.
-fn record_status(span: &mut Span, status: StatusCode) {
+/// Records a response's status code on a client span (and its meter).
+fn record_status(span: &mut Span, meter: &mut Option<RequestMeter>, status: StatusCode) {
+    if let Some(meter) = meter {
+        meter.status(status.as_u16());
+    }
     span.set_attribute(attr::STATUS_CODE, status.as_u16());
     if status.is_client_error() || status.is_server_error() {
         span.set_attribute(attr::ERROR_TYPE, status.as_str());
@@ -284,8 +315,11 @@ fn record_status(span: &mut Span, status: StatusCode) {
     }
 }
 
-/// Records a transport error on a client span.
-fn record_error<E: Display + ?Sized>(span: &mut Span, error: &E) {
+/// Records a transport error on a client span (and its meter).
+fn record_error<E: Display + ?Sized>(span: &mut Span, meter: &mut Option<RequestMeter>, error: &E) {
+    if let Some(meter) = meter {
+        meter.error(std::any::type_name::<E>());
+    }
     span.set_attribute(attr::ERROR_TYPE, std::any::type_name::<E>());
     span.set_error(truncate(error.to_string()));
 }
@@ -328,14 +362,17 @@ impl ResponseStatus for reqwest::Response {
     }
 }
 
-/// Records the outcome of a request on its client span.
-pub(crate) struct ClientHook;
+/// Records the outcome of a request on its client span, and its duration
+/// when metrics are on.
+pub(crate) struct ClientHook {
+    meter: Option<RequestMeter>,
+}
 
 impl<T: ResponseStatus, E: Display> OnOutput<Result<T, E>> for ClientHook {
-    fn on_output(self, span: &mut Span, output: &mut Result<T, E>) {
+    fn on_output(mut self, span: &mut Span, output: &mut Result<T, E>) {
         match output {
-            Ok(response) => record_status(span, response.response_status()),
-            Err(error) => record_error(span, error),
+            Ok(response) => record_status(span, &mut self.meter, response.response_status()),
+            Err(error) => record_error(span, &mut self.meter, error),
         }
     }
 }

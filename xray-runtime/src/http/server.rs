@@ -12,10 +12,11 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{OnOutput, SpanFuture, attr, header_str, known_method, record_method, unbracket};
+use crate::metrics::http::{RequestMeter, Side};
 use crate::propagation::{HeaderExtractor, IncomingXray, Sampling, XRAY_HEADER};
 use crate::sampler::RootRequest;
 use crate::span::Span;
-use opentelemetry::Context;
+use opentelemetry::{Context, KeyValue};
 
 /// The longest request path put in a span name, in bytes (the `url.path`
 /// attribute keeps up to [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN)).
@@ -324,8 +325,14 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut span, requested) = server_span(&request, self.route);
+        let meter = RequestMeter::start(
+            Side::Server,
+            || metric_attributes(&request, self.route),
+            || span.span_context(),
+        );
         let hook = ServerHook {
             response_header: response_header(&span, requested),
+            meter,
         };
         let inner = &mut self.inner;
         let future = span.in_scope(|| inner.call(request));
@@ -393,6 +400,32 @@ fn server_span<B>(request: &Request<B>, route: RouteFn) -> (Span, bool) {
     (span, requested)
 }
 
+/// The attributes of `http.server.request.duration` known before the
+/// response: the method, the scheme, the route (never the path: its
+/// cardinality has no bound) and the protocol version.
+fn metric_attributes<B>(request: &Request<B>, route: RouteFn) -> Vec<KeyValue> {
+    let mut attributes = vec![
+        KeyValue::new(
+            attr::METHOD,
+            known_method(request.method()).unwrap_or("_OTHER"),
+        ),
+        KeyValue::new(
+            attr::URL_SCHEME,
+            request.uri().scheme_str().unwrap_or("http").to_owned(),
+        ),
+    ];
+    if let Some(route) = route(request.extensions()) {
+        attributes.push(KeyValue::new(
+            attr::ROUTE,
+            clip(route, MAX_NAME_PATH_LEN).to_owned(),
+        ));
+    }
+    if let Some(version) = protocol_version(request.version()) {
+        attributes.push(KeyValue::new(attr::PROTOCOL_VERSION, version));
+    }
+    attributes
+}
+
 /// The `X-Amzn-Trace-Id` response header, as the X-Ray SDKs write it:
 /// `Root=<trace id>`, plus `;Sampled=0|1` when the request deferred the
 /// decision with `Sampled=?` (aws-xray-sdk-python's
@@ -422,16 +455,21 @@ fn asked_for_decision(parent: &Context) -> bool {
         .is_some_and(|incoming| incoming.header.sampling == Sampling::Requested)
 }
 
-/// Records the response (or the failure) on the server span.
+/// Records the response (or the failure) on the server span, and the
+/// request's duration when metrics are on.
 pub(crate) struct ServerHook {
     response_header: Option<HeaderValue>,
+    meter: Option<RequestMeter>,
 }
 
 impl<B, E> OnOutput<Result<Response<B>, E>> for ServerHook {
-    fn on_output(self, span: &mut Span, output: &mut Result<Response<B>, E>) {
+    fn on_output(mut self, span: &mut Span, output: &mut Result<Response<B>, E>) {
         match output {
             Ok(response) => {
                 let status = response.status();
+                if let Some(meter) = &mut self.meter {
+                    meter.status(status.as_u16());
+                }
                 span.set_attribute(attr::STATUS_CODE, status.as_u16());
                 if status.is_server_error() {
                     span.set_attribute(attr::ERROR_TYPE, status.as_str());
@@ -444,6 +482,9 @@ impl<B, E> OnOutput<Result<Response<B>, E>> for ServerHook {
                 }
             }
             Err(_) => {
+                if let Some(meter) = &mut self.meter {
+                    meter.error(std::any::type_name::<E>());
+                }
                 span.set_attribute(attr::ERROR_TYPE, std::any::type_name::<E>());
                 span.set_error("the service failed to produce a response");
             }

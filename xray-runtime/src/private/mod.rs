@@ -9,7 +9,7 @@ use opentelemetry::{Context, Value, global};
 
 pub use opentelemetry::trace::SpanKind;
 
-pub use crate::config::{ExporterKind, XraySampling};
+pub use crate::config::{ExporterKind, SignalExporter, XraySampling};
 pub use crate::export::Protocol;
 pub use crate::sampler::SamplerKind;
 
@@ -21,6 +21,7 @@ pub use crate::{
 };
 
 use crate::config::Config;
+pub use crate::metrics::meter::{CallMeter, MeterSite, Metered};
 use crate::propagation::{HeaderExtractor, HeaderGetter, XRAY_HEADER, XrayPropagator};
 use crate::provider::Guard;
 pub use crate::record::SpanSpec;
@@ -70,6 +71,32 @@ where
     O: FnOnce(&ActiveSpan, &F::Output),
 {
     Instrumented::new(span, future, on_outcome)
+}
+
+/// Meters a synchronous call whose span `guard` holds (`#[xray_root]`,
+/// `#[traced(metrics)]`): recorded when the meter drops.
+#[inline]
+pub fn meter(site: &'static MeterSite, guard: &SpanGuard) -> CallMeter {
+    CallMeter::enter(site, guard)
+}
+
+/// Runs `future` inside `span`, metered at `site`: `is_error` says whether
+/// its output is a failure.
+#[inline]
+pub fn instrument_metered<F, O, C>(
+    site: &'static MeterSite,
+    span: PendingSpan,
+    future: F,
+    on_outcome: O,
+    is_error: C,
+) -> Metered<Instrumented<F, O>, C>
+where
+    F: Future,
+    O: FnOnce(&ActiveSpan, &F::Output),
+    C: FnOnce(&F::Output) -> bool,
+{
+    let meter = CallMeter::start(site, &span);
+    Metered::new(meter, Instrumented::new(span, future, on_outcome), is_error)
 }
 
 /// Calls `body` once. The `FnOnce` bound lets a body return borrows of the

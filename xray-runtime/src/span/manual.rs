@@ -288,8 +288,8 @@ impl Span {
     /// Runs `future` with this span current while it is polled; the span ends
     /// when the future completes, or is marked cancelled if it is dropped
     /// first. `on_output` runs with the span current once the output is
-    /// there (to record a status code, say, with [`set_attribute`] and
-    /// [`set_status_error`]).
+    /// there (to record a status code, say, with [`set_attribute`](crate::set_attribute) and
+    /// [`set_status_error`](crate::set_status_error)).
     pub fn instrument<F, O>(
         mut self,
         future: F,

@@ -103,6 +103,11 @@ impl Frame {
         }
     }
 
+    /// Sampled, not merely recorded: what callers and exemplars are told.
+    pub(crate) fn is_exported(&self) -> bool {
+        self.sampled && !self.held
+    }
+
     /// What the span records beyond its ids, allocated on first use.
     pub(crate) fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)

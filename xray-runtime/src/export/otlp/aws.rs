@@ -1,7 +1,8 @@
 //! What signing requests for AWS needs, set up when the exporter starts:
 //! the region (from the configuration, else the AWS profile), the endpoint
-//! of AWS X-Ray in it when that is where spans go, and the credentials,
-//! kept fresh on the exporter's runtime.
+//! of the AWS service in it (X-Ray's, CloudWatch Logs') when that is where
+//! the signal goes, and the credentials, kept fresh on the exporter's
+//! runtime.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use super::sigv4::Signer;
 const PROFILE_WAIT: Duration = Duration::from_secs(2);
 
 /// The signer for `settings`, when its requests are signed; completes the
-/// endpoint of AWS X-Ray once the region is known.
+/// endpoint of the AWS service once the region is known.
 pub(crate) fn signer(
     settings: &mut OtlpSettings,
     runtime: &Runtime,
@@ -50,7 +51,8 @@ pub(crate) fn signer(
             })?,
     };
     if settings.endpoint.is_empty() {
-        settings.endpoint = aws_host::xray_endpoint(&region);
+        settings.endpoint =
+            aws_host::service_endpoint(&signing.service, &region, settings.signal.http_path());
     }
     let credentials = {
         let _enter = runtime.enter();

@@ -20,14 +20,16 @@ pub(crate) fn service_and_region(host: &str) -> Option<(String, String)> {
     (is_name(service) && is_region(region)).then(|| (service.to_string(), region.to_string()))
 }
 
-/// The OTLP/HTTP traces endpoint of AWS X-Ray in `region`.
-pub(crate) fn xray_endpoint(region: &str) -> String {
+/// The OTLP/HTTP endpoint at `path` of the AWS service `service` (its
+/// signing name, which is also its host's first label: `xray`, `logs`) in
+/// `region`.
+pub(crate) fn service_endpoint(service: &str, region: &str, path: &str) -> String {
     let domain = if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else {
         "amazonaws.com"
     };
-    format!("https://xray.{region}.{domain}/v1/traces")
+    format!("https://{service}.{region}.{domain}{path}")
 }
 
 /// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, ...
@@ -82,5 +84,6 @@ mod tests {
         assert_eq!(host_of("https://xray.us-east-1.amazonaws.com/v1/traces"), Some("xray.us-east-1.amazonaws.com"));
         assert_eq!(host_of("http://user@[::1]:4318/v1/traces"), Some("::1"));
         assert_eq!(host_of("localhost:4317"), None);
+        assert_eq!(service_endpoint("logs", "eu-west-1", "/v1/logs"), "https://logs.eu-west-1.amazonaws.com/v1/logs");
     }
 }

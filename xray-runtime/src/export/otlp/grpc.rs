@@ -1,4 +1,5 @@
-//! OTLP over gRPC: a unary call to `TraceService/Export`, made by hand on
+//! OTLP over gRPC: a unary call to the signal's `Export` (`TraceService/Export`,
+//! ...), made by hand on
 //! tonic's channel (which keeps the HTTP/2 connection, reconnects, speaks
 //! TLS). The request arrives as one gRPC message already framed, and
 //! compressed when it should be, on the export thread: this thread only
@@ -16,11 +17,9 @@ use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use tower_service::Service;
 
-use super::lane::{Attempt, accepted, describe};
+use super::client::{Attempt, accepted, describe};
 use super::quick_ack::QuickAckConnector;
 use super::{Compression, OtlpSettings};
-
-const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 /// The prefix of a gRPC message: whether it is compressed, and its length.
 pub(crate) const PREFIX: usize = 5;
@@ -74,7 +73,7 @@ impl GrpcClient {
             ));
         }
         let prefix = endpoint.uri().path().trim_end_matches('/');
-        let path = PathAndQuery::try_from(format!("{prefix}{EXPORT}"))
+        let path = PathAndQuery::try_from(format!("{prefix}{}", settings.signal.grpc_method()))
             .map_err(|e| format!("invalid OTLP endpoint {:?}: {e}", settings.endpoint))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {

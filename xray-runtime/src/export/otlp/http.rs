@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::OtlpSettings;
-use super::lane::{Attempt, accepted, describe};
+use super::client::{Attempt, accepted, describe};
 #[cfg(feature = "aws")]
 use super::sigv4::Signer;
 #[cfg(feature = "tls")]

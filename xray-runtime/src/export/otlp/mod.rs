@@ -3,8 +3,11 @@
 //! * `encode`: batches as the bytes of `ExportTraceServiceRequest`s, written
 //!   straight from the span records (`protobuf`: the wire format);
 //! * `lane`: the exporter as the export thread drives it: requests encoded
-//!   on the export thread, sent on a runtime of their own with several in
-//!   flight, retried when the receiver says so, within the export timeout;
+//!   on the export thread (and compressed there), sent with several in
+//!   flight;
+//! * `client`: the connection of one signal (traces, logs or metrics): a
+//!   runtime of its own, the transport, retries when the receiver says so,
+//!   within the export timeout;
 //! * `http` and `grpc`: the two transports (`quick_ack`: the gRPC
 //!   connection's TCP stream, acknowledging at once);
 //! * `tls`: the roots trusted and the client certificate, for `https://`;
@@ -17,6 +20,8 @@ use std::time::Duration;
 #[cfg(all(feature = "aws", feature = "otlp-http"))]
 mod aws;
 pub(crate) mod aws_host;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod client;
 #[cfg(all(feature = "aws", feature = "otlp-http"))]
 mod credentials;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -37,7 +42,51 @@ mod sigv4;
 mod tls;
 
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) use client::OtlpClient;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use lane::OtlpLane;
+
+/// What an OTLP request carries: each signal has its own path, gRPC
+/// service and signing name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Signal {
+    #[default]
+    Traces,
+    Logs,
+    Metrics,
+}
+
+impl Signal {
+    /// The path of the signal on an OTLP/HTTP receiver.
+    pub(crate) fn http_path(self) -> &'static str {
+        match self {
+            Self::Traces => "/v1/traces",
+            Self::Logs => "/v1/logs",
+            Self::Metrics => "/v1/metrics",
+        }
+    }
+
+    /// The gRPC method that exports the signal.
+    #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
+    pub(crate) fn grpc_method(self) -> &'static str {
+        match self {
+            Self::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Self::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            Self::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        }
+    }
+
+    /// The SigV4 signing name of the AWS service that takes the signal,
+    /// when the endpoint's host does not name one: AWS X-Ray for traces,
+    /// CloudWatch Logs for logs, CloudWatch for metrics.
+    pub(crate) fn signing_service(self) -> &'static str {
+        match self {
+            Self::Traces => "xray",
+            Self::Logs => "logs",
+            Self::Metrics => "monitoring",
+        }
+    }
+}
 
 /// OTLP transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,10 +121,14 @@ pub(crate) enum Compression {
     allow(dead_code)
 )]
 pub(crate) struct OtlpSettings {
+    /// Traces, logs or metrics.
+    #[cfg_attr(not(any(feature = "otlp-grpc", feature = "aws")), allow(dead_code))]
+    pub signal: Signal,
     pub protocol: Protocol,
-    /// The full URL: `.../v1/traces` for HTTP, the server's for gRPC.
-    /// Empty for AWS X-Ray's endpoint when the region is not known yet
-    /// (`signing.region` is `None`): the exporter finds it in the profile.
+    /// The full URL: `.../v1/traces` (or the signal's path) for HTTP, the
+    /// server's for gRPC. Empty for AWS's own endpoint (X-Ray's, CloudWatch
+    /// Logs') when the region is not known yet (`signing.region` is
+    /// `None`): the exporter finds it in the profile.
     pub endpoint: String,
     /// Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`).
     pub headers: Vec<(String, String)>,

@@ -1,0 +1,4 @@
+use xray_runtime::xray_main;
+
+#[xray_main(metrics = "otlp")]
+fn main() {}

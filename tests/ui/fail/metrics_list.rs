@@ -1,0 +1,8 @@
+use xray_runtime::traced;
+
+#[traced(metrics(outcome, duration))]
+fn load() {}
+
+fn main() {
+    load();
+}
