@@ -39,8 +39,8 @@
 //! | sampler | `OTEL_TRACES_SAMPLER` (incl. `xray`: X-Ray's sampling rules, see [`XraySampling`]), `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
 //! | shutdown timeout | `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 5000 |
 //! | resource detectors | `OTEL_RESOURCE_DETECTORS` (`lambda`, `elastic_beanstalk`, `eks`, `ecs`, `ec2`, `all`, `none`) | all (each on its own platform only) |
-//! | logs ([`logs`]) | `OTEL_LOGS_EXPORTER` (`otlp`, `console`, `none`) | `otlp` if an OTLP endpoint variable is set, else `none` |
-//! | metrics ([`metrics`]) | `OTEL_METRICS_EXPORTER` (`otlp`, `console`, `none`) | `otlp` if an OTLP endpoint variable is set, else `none` |
+//! | logs ([`logs`]) | `OTEL_LOGS_EXPORTER` (`otlp`, `console`, `none`) | `otlp` if an OTLP endpoint variable is set (the generic one only when it is not an AWS host nor signed for AWS), else `none` |
+//! | metrics ([`metrics`]) | `OTEL_METRICS_EXPORTER` (`otlp`, `console`, `none`) | `otlp` if an OTLP endpoint variable is set (the generic one only when it is not an AWS host nor signed for AWS), else `none` |
 //! | everything off | `OTEL_SDK_DISABLED=true` | on |
 //!
 //! OTLP headers, timeout and compression (`OTEL_EXPORTER_OTLP_HEADERS`, ...)

@@ -260,8 +260,9 @@ impl Config {
 
     /// Where log records go (from the `tracing` layer and the `log`
     /// bridge, see [`logs`](crate::logs)). `OTEL_LOGS_EXPORTER` wins when
-    /// set. Default: `otlp` when `OTEL_EXPORTER_OTLP_ENDPOINT` or
-    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` is set, else none.
+    /// set. Default: `otlp` when `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` is set,
+    /// or `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector (not an AWS host,
+    /// and without `XRAY_OTLP_SIGV4=true`), else none.
     ///
     /// ```
     /// use xray_runtime::{Config, SignalExporter};
@@ -276,8 +277,9 @@ impl Config {
 
     /// Where metrics go (see [`metrics`](crate::metrics)).
     /// `OTEL_METRICS_EXPORTER` wins when set. Default: `otlp` when
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`
-    /// is set, else none.
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` is set, or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector (not an AWS host, and
+    /// without `XRAY_OTLP_SIGV4=true`), else none.
     ///
     /// ```
     /// use xray_runtime::{Config, SignalExporter};

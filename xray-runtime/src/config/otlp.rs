@@ -102,9 +102,34 @@ pub(crate) const METRICS: SignalVars = SignalVars {
 };
 
 /// Whether a variable names an OTLP endpoint for `vars`' signal (then OTLP
-/// is the signal's default exporter).
+/// is the signal's default exporter). For logs and metrics, the generic
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` counts only when it is a collector's: not
+/// an AWS service's own host (X-Ray's takes traces alone) and not when
+/// requests are signed for AWS (`XRAY_OTLP_SIGV4=true`: an AWS endpoint
+/// behind a proxy or a VPC endpoint). Their own variables always count.
 pub(crate) fn endpoint_variable_set_for(env: Env<'_>, vars: &SignalVars) -> bool {
-    env(vars.endpoint).is_some() || env(OTEL_EXPORTER_OTLP_ENDPOINT).is_some()
+    if env(vars.endpoint).is_some() {
+        return true;
+    }
+    let Some(generic) = env(OTEL_EXPORTER_OTLP_ENDPOINT) else {
+        return false;
+    };
+    if vars.signal == Signal::Traces {
+        return true;
+    }
+    let generic = generic.trim();
+    // The host is all that is read here: any scheme will do.
+    let url = if generic.contains("://") {
+        generic.to_string()
+    } else {
+        format!("https://{generic}")
+    };
+    let aws_service = aws_host::host_of(&url)
+        .and_then(aws_host::service_and_region)
+        .is_some();
+    let signed =
+        env(XRAY_OTLP_SIGV4).is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+    !(aws_service || signed)
 }
 
 /// Whether a variable names an OTLP endpoint for traces.

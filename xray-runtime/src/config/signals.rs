@@ -132,6 +132,49 @@ mod tests {
         );
         assert_eq!(
             exporters(
+                None,
+                &[(
+                    OTEL_EXPORTER_OTLP_ENDPOINT,
+                    "https://xray.us-east-1.amazonaws.com"
+                )]
+            ),
+            [],
+            "AWS X-Ray's own endpoint takes traces alone"
+        );
+        assert_eq!(
+            exporters(
+                None,
+                &[
+                    (
+                        OTEL_EXPORTER_OTLP_ENDPOINT,
+                        "https://xray-proxy.internal:4318"
+                    ),
+                    ("XRAY_OTLP_SIGV4", "true"),
+                ]
+            ),
+            [],
+            "requests signed for AWS go to AWS, whose trace endpoint takes no logs"
+        );
+        assert_eq!(
+            exporters(
+                None,
+                &[
+                    (
+                        OTEL_EXPORTER_OTLP_ENDPOINT,
+                        "https://xray-proxy.internal:4318"
+                    ),
+                    ("XRAY_OTLP_SIGV4", "true"),
+                    (
+                        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                        "https://logs.us-east-1.amazonaws.com/v1/logs"
+                    ),
+                ]
+            ),
+            [Otlp],
+            "the signal's own endpoint always counts"
+        );
+        assert_eq!(
+            exporters(
                 Some(Console),
                 &[("OTEL_LOGS_EXPORTER", "otlp,console,otlp")]
             ),

@@ -4,7 +4,8 @@
 //! unreadable is reported once on stderr, naming the variable and the path;
 //! the exporter then runs without it.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
@@ -140,7 +141,18 @@ fn certificates(file: &FileFrom, pem: &[u8]) -> Result<Vec<CertificateDer<'stati
 }
 
 /// One stderr line for a TLS file that cannot be used.
+/// Says once per process what is wrong with a file, however many signals
+/// (traces, logs, metrics) or installations read it.
 fn report(file: &FileFrom, why: &str) {
+    static REPORTED: Mutex<Vec<(&'static str, PathBuf)>> = Mutex::new(Vec::new());
+    {
+        let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = (file.variable, file.path.clone());
+        if reported.contains(&seen) {
+            return;
+        }
+        reported.push(seen);
+    }
     eprintln!(
         "xray: {}={}: {why}; going on without it",
         file.variable,
