@@ -10,8 +10,8 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use opentelemetry::Value;
 use xray_sampling::{
-    AdaptiveSamplingConfig, AnomalyCaptureLimiter, RootOutcome, RuleRef, Sampler as Engine,
-    SamplingRequest, Snapshot,
+    AdaptiveSamplingConfig, AnomalyCaptureLimiter, Decision, RootOutcome, RuleRef,
+    Sampler as Engine, SamplingRequest, Snapshot,
 };
 
 use crate::clock;
@@ -129,16 +129,6 @@ pub(crate) fn decide(
     let Some((rules, snapshot)) = cache.current() else {
         return RootDecision::plain(true);
     };
-    let mut matched: [(&str, &str); MAX_MATCHED_ATTRIBUTES] = [("", ""); MAX_MATCHED_ATTRIBUTES];
-    let mut count = 0;
-    if snapshot.uses_attributes() {
-        for kv in request.attributes.iter().take(MAX_MATCHED_ATTRIBUTES) {
-            if let Value::String(value) = &kv.value {
-                matched[count] = (kv.key.as_str(), value.as_str());
-                count += 1;
-            }
-        }
-    }
     let sampling_request = SamplingRequest {
         service_name: &rules.service_name,
         service_type: origin::get().unwrap_or(""),
@@ -146,18 +136,19 @@ pub(crate) fn decide(
         http_method: request.http_method,
         url_path: request.url_path,
         resource_arn: "",
-        attributes: &matched[..count],
+        attributes: &[],
         // A root with none of a request's host, method or path is other
         // work (a job, a message): rules about requests do not take it.
         http_request: !(request.host.is_empty()
             && request.http_method.is_empty()
             && request.url_path.is_empty()),
     };
-    let decision = snapshot.decide(
-        &sampling_request,
-        u64::from(clock::epoch_seconds()),
-        trace_id as u64,
-    );
+    let now = u64::from(clock::epoch_seconds());
+    let decision = if snapshot.uses_attributes() {
+        decide_with_attributes(snapshot, sampling_request, request, now, trace_id as u64)
+    } else {
+        snapshot.decide(&sampling_request, now, trace_id as u64)
+    };
     // Adaptive sampling hears how the traces of boosted rules end, and may
     // still capture a sampled-out trace that ends in an anomaly: those are
     // recorded and held until their root ends.
@@ -173,6 +164,33 @@ pub(crate) fn decide(
         rule: decision.rule_name,
         deciding,
     }
+}
+
+/// [`Snapshot::decide`] for rules that match attributes: the root's string
+/// attributes (the first [`MAX_MATCHED_ATTRIBUTES`]) are handed to them.
+/// Apart, so that roots under rules without attributes do not set up the
+/// list.
+#[inline(never)]
+fn decide_with_attributes(
+    snapshot: &Snapshot,
+    sampling_request: SamplingRequest<'_>,
+    request: &RootRequest<'_>,
+    now: u64,
+    random: u64,
+) -> Decision {
+    let mut matched: [(&str, &str); MAX_MATCHED_ATTRIBUTES] = [("", ""); MAX_MATCHED_ATTRIBUTES];
+    let mut count = 0;
+    for kv in request.attributes.iter().take(MAX_MATCHED_ATTRIBUTES) {
+        if let Value::String(value) = &kv.value {
+            matched[count] = (kv.key.as_str(), value.as_str());
+            count += 1;
+        }
+    }
+    let with_attributes = SamplingRequest {
+        attributes: &matched[..count],
+        ..sampling_request
+    };
+    snapshot.decide(&with_attributes, now, random)
 }
 
 /// How a root decided by `rule` ended, as adaptive sampling sees it.
