@@ -60,7 +60,7 @@ QUEUE_SIZE = "1500000"
 # instruction counts vary from run to run: fastant's constructor (fastrace)
 # and xray's one-off tick-rate guess. Their inclusive cost, and their clock
 # reads, are subtracted from every thread.
-CTOR = re.compile(r"fastant.*tsc_now.*init|clock::tsc_nanos_per_tick_guess")
+CTOR = re.compile(r"fastant.*tsc_now.*init|clock::first_rate_guess")
 CLOCK = "clock_gettime"
 
 

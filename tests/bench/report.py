@@ -25,6 +25,8 @@ import re
 import subprocess
 import sys
 
+import cg
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKSPACE = os.path.dirname(os.path.dirname(HERE))
 BEGIN, END = "<!-- report:begin -->", "<!-- report:end -->"
@@ -513,6 +515,97 @@ def export_section(target):
     return "\n".join(out)
 
 
+SECURE_ORDER = ["plain", "gzip", "tls", "gzip+tls", "gzip+tls+sigv4", "tls+sigv4", "sigv4", "gzip+sigv4"]
+
+
+def _options_runs(base):
+    """{options label: file prefix} of every throughput run whose results exist."""
+    found = {}
+    for path in glob.glob(os.path.join(base, "export*-steps.tsv")) + \
+            glob.glob(os.path.join(base, "export*-instr.tsv")):
+        name = os.path.basename(path)
+        prefix = name.rsplit("-", 1)[0]
+        label = "plain" if prefix == "export" else prefix[len("export-"):]
+        found[label] = prefix
+    return dict(sorted(found.items(), key=lambda kv: (
+        SECURE_ORDER.index(kv[0]) if kv[0] in SECURE_ORDER else len(SECURE_ORDER), kv[0])))
+
+
+def _instr_per_span(row):
+    """Instructions per exported span of a pair of callgrind runs: the
+    difference of their totals, less what each spent in code that spins
+    for a fixed time (see cg.CTOR), ÷ the difference of the spans."""
+    try:
+        runs = [cg.parse_dump(row[k]) for k in ("dump_short", "dump_long")]
+        n_short, n_long = int(row["spans_short"]), int(row["spans_long"])
+    except (KeyError, OSError, ValueError):
+        return None
+    (t_s, spin_s, _), (t_l, spin_l, _) = runs
+    if n_long <= n_short or t_s == 0 or t_l == 0:
+        return None
+    return ((t_l - spin_l) - (t_s - spin_s)) / (n_long - n_short)
+
+
+def secure_section(target):
+    """The export path with each set of options next to the plain one."""
+    base = os.path.join(target, "xray-bench")
+    runs = _options_runs(base)
+    if not any(label != "plain" for label in runs):
+        return ("(no secure-path results: run `bash tests/bench/throughput.sh --gzip`, "
+                "`--tls`, `--gzip --tls --sigv4`)")
+    out = ["Each set of options in its own run (`throughput.sh` with those options; receivers with "
+           "TCP_NODELAY), the same steps for both contenders. **CPU/span**: the CPU step, user + system "
+           "time of the whole process ÷ spans received. **Loss-free**: highest loss-free rate of the "
+           "bisection. **Instructions/span**: every thread of the step process under callgrind "
+           "(`--instructions`: 1,000 spans/s for 2 s and for 6 s; the difference of the two runs' "
+           "instructions ÷ the difference of the spans received, so start, TLS handshake, credentials "
+           "and shutdown cancel, less code that spins for a fixed time; the paced loop without tracing costs "
+           "FLOOR instructions per call). **Requests**: what the receivers saw "
+           "of xray's and the SDK's requests: gzip-encoded, SigV4-signed (signatures are checked "
+           "in `tests/secure`, not here).", "",
+           "| options | protocol | CPU/span xray · SDK | xray ÷ SDK | loss-free xray · SDK | xray ÷ SDK "
+           "| instructions/span xray · SDK | xray ÷ SDK | requests xray · SDK: gzip, signed |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    floor = None
+    for label, prefix in runs.items():
+        steps = _read_rows(os.path.join(base, f"{prefix}-steps.tsv")) or []
+        instr = _read_rows(os.path.join(base, f"{prefix}-instr.tsv")) or []
+        for r in instr:
+            r["instr_per_span"] = _instr_per_span(r)
+            if r["contender"] == "none" and r["instr_per_span"] is not None:
+                floor = r["instr_per_span"]
+        for proto in ("http", "grpc"):
+            mine = [r for r in steps if r["protocol"] == proto]
+            mine_i = [r for r in instr if r["protocol"] == proto]
+            if not mine and not mine_i:
+                continue
+            recv = "nodelay" if any(r["receiver"] == "nodelay" for r in mine) else "nagle"
+            cells = []
+            cpu = {c: _cpu_row(mine, c, proto, recv) for c in ("xray", "sdk")}
+            cpu = {c: (_f(r, "cpu_ns_per_span") if r else None) for c, r in cpu.items()}
+            cells.append(" · ".join("-" if v is None else f"{v:,.0f} ns" for v in cpu.values()))
+            cells.append(_ratio_s(_ratio(cpu["xray"], cpu["sdk"])))
+            lf = {c: _loss_free(mine, c, proto, recv)[0] for c in ("xray", "sdk")}
+            cells.append(" · ".join(_rate(v) for v in lf.values()))
+            cells.append(_ratio_s(_ratio(lf["xray"], lf["sdk"])))
+            ins = {c: next((r["instr_per_span"] for r in mine_i if r["contender"] == c), None)
+                   for c in ("xray", "sdk")}
+            cells.append(" · ".join("-" if v is None else f"{v:,.0f}" for v in ins.values()))
+            cells.append(_ratio_s(_ratio(ins["xray"], ins["sdk"])))
+            seen = []
+            for c in ("xray", "sdk"):
+                rows = [r for r in mine if r["contender"] == c]
+                req = sum(int(r["requests"]) for r in rows)
+                seen.append(f"{sum(int(r['gzip_requests']) for r in rows):,}/{req:,}, "
+                            f"{sum(int(r['signed_requests']) for r in rows):,}/{req:,}" if rows else "-")
+            cells.append(" · ".join(seen))
+            shown = label if proto == "http" or "sigv4" not in label else label.replace("+sigv4", "") + \
+                " (gRPC is not signed)"
+            out.append(f"| {shown} | {PROTOCOL[proto]} | " + " | ".join(cells) + " |")
+    out[0] = out[0].replace("FLOOR", "-" if floor is None else f"{floor:,.0f}")
+    return "\n".join(out)
+
+
 def machine():
     def sh(cmd):
         try:
@@ -562,6 +655,10 @@ def render(target, label):
         "### Export path: xray next to the raw OpenTelemetry SDK over OTLP",
         "",
         export_section(target),
+        "",
+        "### The secure path: gzip, TLS, SigV4, next to the plain path",
+        "",
+        secure_section(target),
         "",
         END,
     ]

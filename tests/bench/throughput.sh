@@ -17,11 +17,14 @@
 # path: --gzip, --tls (receivers speak TLS with a certificate generated for
 # the run), --sigv4 (OTLP/HTTP requests signed). --tls and --sigv4 build the
 # binary with the `secure` feature (rustls, aws-sigv4); the plain run links
-# neither.
+# neither. --instructions adds instructions per exported span under
+# callgrind (valgrind must be installed).
 #
 # Builds the `throughput` binary (bench profile) and runs it. Results:
-# stdout and <target>/xray-bench/export-{steps,idle,flush,run}.tsv, which
-# tests/bench/report.py turns into the "Export path" section of BENCHMARKS.md.
+# stdout and <target>/xray-bench/export-{steps,idle,flush,run,instr}.tsv
+# (export-<options>-*.tsv for a secure run, e.g. export-gzip+tls-steps.tsv),
+# which tests/bench/report.py turns into the "Export path" and "secure
+# path" sections of BENCHMARKS.md. A run writes only what it measured.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 workspace="$(cd "${here}/../.." && pwd)"

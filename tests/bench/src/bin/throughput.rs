@@ -264,6 +264,8 @@ struct Plan {
     gzip: bool,
     tls: bool,
     sigv4: bool,
+    /// Instructions per exported span under callgrind (`--instructions`).
+    instructions: bool,
     budget: Duration,
 }
 
@@ -292,6 +294,7 @@ impl Plan {
             gzip: flag(args, "--gzip"),
             tls: flag(args, "--tls"),
             sigv4: flag(args, "--sigv4"),
+            instructions: flag(args, "--instructions"),
             budget: Duration::from_secs_f64(parsed(args, "--budget-secs", 360.0)?),
         };
         if let Some(unknown) = args.iter().find(|a| {
@@ -311,6 +314,7 @@ impl Plan {
                     "--gzip",
                     "--tls",
                     "--sigv4",
+                    "--instructions",
                     "--budget-secs",
                 ]
                 .contains(&a.as_str())
@@ -348,6 +352,8 @@ struct StepSpec {
     gzip: bool,
     ca_pem: Option<PathBuf>,
     sigv4: bool,
+    /// Run under callgrind, writing its profile here.
+    callgrind_out: Option<PathBuf>,
 }
 
 impl StepSpec {
@@ -362,7 +368,13 @@ impl StepSpec {
 
     /// How long the step may run before it is killed.
     fn time_limit(&self) -> Duration {
-        Duration::from_secs_f64(self.secs + 60.0)
+        // Under callgrind a process starts tens of times slower.
+        let slack = if self.callgrind_out.is_some() {
+            240.0
+        } else {
+            60.0
+        };
+        Duration::from_secs_f64(self.secs + slack)
             + if self.mode == "flush" {
                 Duration::from_secs(90)
             } else {
@@ -372,7 +384,18 @@ impl StepSpec {
 
     fn command(&self) -> Result<Command, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut command = Command::new(exe);
+        let mut command = match &self.callgrind_out {
+            Some(out) => {
+                let mut valgrind = Command::new("valgrind");
+                valgrind
+                    .arg("--tool=callgrind")
+                    .arg("-q")
+                    .arg(format!("--callgrind-out-file={}", out.display()))
+                    .arg(exe);
+                valgrind
+            }
+            None => Command::new(exe),
+        };
         command
             .arg("step")
             .args(["--contender", self.contender.name()])
@@ -752,6 +775,7 @@ fn drive(args: &[String]) -> Result<(), String> {
         gzip: plan.gzip,
         ca_pem: ca_pem.clone(),
         sigv4: plan.sigv4 && receiver.transport() == Transport::Http,
+        callgrind_out: None,
     };
 
     // Idle first, every contender and protocol side by side (a process's
@@ -845,10 +869,89 @@ fn drive(args: &[String]) -> Result<(), String> {
         }
     }
 
+    // Instructions per exported span: each contender at a low rate under
+    // callgrind, for a short and a long step; the difference cancels
+    // start, init, connecting and shutdown.
+    let mut instr = Vec::new();
+    if plan.instructions {
+        for &transport in &plan.protocols {
+            let receiver = receivers
+                .find(transport, false)
+                .or_else(|| receivers.list().iter().find(|r| r.transport() == transport))
+                .ok_or("no receiver")?;
+            let mut contenders = vec![Contender::None];
+            contenders.extend(plan.contenders.iter().copied());
+            for contender in contenders {
+                if contender == Contender::None && !instr.is_empty() {
+                    continue; // the floor is measured once
+                }
+                let mut pair = Vec::new();
+                for secs in INSTR_SECS {
+                    let mut spec = spec_for(contender, receiver, "rate");
+                    if contender == Contender::None {
+                        spec.receiver = "-";
+                        spec.gzip = false;
+                        spec.ca_pem = None;
+                        spec.sigv4 = false;
+                    }
+                    spec.rate = INSTR_RATE;
+                    spec.secs = secs;
+                    spec.callgrind_out = Some(dir.join(format!(
+                        "instr-{}-{}-{}-{secs}.out",
+                        plan.options_label(),
+                        contender.name(),
+                        transport.name()
+                    )));
+                    let step = run(&spec, receiver, "instr")?;
+                    let total = spec
+                        .callgrind_out
+                        .as_deref()
+                        .and_then(callgrind_total)
+                        .unwrap_or(0);
+                    pair.push((step, total));
+                }
+                instr.push(pair);
+            }
+        }
+    }
+
     let total = budget.started.elapsed().as_secs_f64();
     println!("\ntotal {total:.1} s");
     summarize(&steps);
-    write_results(&dir, &plan, &steps, &idle, &flushes, &budget, total)
+    let measured = Measured {
+        steps,
+        idle,
+        flushes,
+        instr,
+    };
+    write_results(&dir, &plan, &measured, &budget, total)
+}
+
+/// What a run measured, by kind of step.
+struct Measured {
+    steps: Vec<Step>,
+    idle: Vec<Step>,
+    flushes: Vec<Step>,
+    /// Pairs of callgrind steps (short, long) and their instruction totals.
+    instr: Vec<Vec<(Step, u64)>>,
+}
+
+/// Spans per second of the steps run under callgrind.
+const INSTR_RATE: f64 = 1_000.0;
+/// Lengths of the short and the long step under callgrind.
+const INSTR_SECS: [f64; 2] = [2.0, 6.0];
+
+/// Instructions of every thread of a callgrind profile (its `summary:`
+/// or `totals:` line).
+fn callgrind_total(path: &std::path::Path) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .rev()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 /// Flat out, then bisection between the fastest loss-free rate and the
@@ -962,14 +1065,26 @@ fn notes(s: &Step) -> String {
 fn write_results(
     dir: &std::path::Path,
     plan: &Plan,
-    steps: &[Step],
-    idle: &[Step],
-    flushes: &[Step],
+    measured: &Measured,
     budget: &Budget,
     total: f64,
 ) -> Result<(), String> {
+    let Measured {
+        steps,
+        idle,
+        flushes,
+        instr,
+    } = measured;
+    // The plain run's files are `export-*.tsv`, a secure run's
+    // `export-<options>-*.tsv`, so that both can be reported side by side.
+    let label = plan.options_label();
+    let prefix = if label == "plain" {
+        "export".to_owned()
+    } else {
+        format!("export-{label}")
+    };
     let write = |name: &str, text: String| -> Result<PathBuf, String> {
-        let path = dir.join(name);
+        let path = dir.join(format!("{prefix}-{name}"));
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(path)
     };
@@ -1021,7 +1136,12 @@ fn write_results(
             notes(s),
         );
     }
-    let mut written = vec![write("export-steps.tsv", tsv)?];
+    let mut written = Vec::new();
+    // A run of the instruction steps alone leaves the other results as they are.
+    let rest = !(steps.is_empty() && idle.is_empty() && flushes.is_empty());
+    if rest {
+        written.push(write("steps.tsv", tsv)?);
+    }
 
     let mut tsv = String::from(
         "contender\tprotocol\treceiver\toptions\tsecs\tidle_cpu_ms\tcpu_ms_per_s\tinit_cpu_ms\t\
@@ -1045,7 +1165,9 @@ fn write_results(
             notes(s),
         );
     }
-    written.push(write("export-idle.tsv", tsv)?);
+    if rest {
+        written.push(write("idle.tsv", tsv)?);
+    }
 
     let mut tsv = String::from(
         "contender\tprotocol\treceiver\toptions\tspans\tmake_secs\tpending_at_flush\tflush_ms\t\
@@ -1075,7 +1197,65 @@ fn write_results(
             notes(s),
         );
     }
-    written.push(write("export-flush.tsv", tsv)?);
+    if rest {
+        written.push(write("flush.tsv", tsv)?);
+    }
+
+    if !instr.is_empty() {
+        let mut tsv = String::from(
+            "contender\tprotocol\toptions\trate_per_s\tshort_secs\tlong_secs\tspans_short\t\
+             spans_long\tinstr_short\tinstr_long\tdump_short\tdump_long\tlost\tnotes\n",
+        );
+        for pair in instr {
+            let [(short, i_short), (long, i_long)] = pair.as_slice() else {
+                continue;
+            };
+            // Spans the receiver got (calls made, for the floor).
+            let spans = |s: &Step| {
+                if s.spec.contender == Contender::None {
+                    s.produced()
+                } else {
+                    s.received()
+                }
+            };
+            let (n_short, n_long) = (spans(short), spans(long));
+            let dump = |s: &Step| {
+                s.spec
+                    .callgrind_out
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            };
+            let protocol = if short.spec.contender == Contender::None {
+                "-"
+            } else {
+                short.spec.transport.name()
+            };
+            let _ = writeln!(
+                tsv,
+                "{}\t{}\t{}\t{:.0}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                short.spec.contender.name(),
+                protocol,
+                short.spec.options(),
+                short.spec.rate,
+                short.spec.secs,
+                long.spec.secs,
+                n_short,
+                n_long,
+                i_short,
+                i_long,
+                dump(short),
+                dump(long),
+                if short.spec.contender == Contender::None {
+                    0
+                } else {
+                    short.lost() + long.lost()
+                },
+                clean(&format!("{} {}", notes(short), notes(long))),
+            );
+        }
+        written.push(write("instr.tsv", tsv)?);
+    }
 
     let mut tsv = String::from("key\tvalue\n");
     let contenders: Vec<&str> = plan.contenders.iter().map(|c| c.name()).collect();
@@ -1101,7 +1281,9 @@ fn write_results(
     ] {
         let _ = writeln!(tsv, "{key}\t{}", clean(&value));
     }
-    written.push(write("export-run.tsv", tsv)?);
+    if rest {
+        written.push(write("run.tsv", tsv)?);
+    }
     for path in written {
         println!("written: {}", path.display());
     }
