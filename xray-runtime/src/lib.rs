@@ -158,6 +158,7 @@ mod origin;
 pub mod propagation;
 mod queue;
 mod record;
+mod say_once;
 mod stats;
 mod value;
 

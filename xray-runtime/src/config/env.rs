@@ -1,8 +1,8 @@
 //! Reading environment variables, and reporting bad values once.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::say_once::say_once;
 
 /// Reads a variable; an empty value counts as unset (as the OTel spec says).
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -13,11 +13,9 @@ pub(crate) fn process_env(name: &str) -> Option<String> {
 
 /// One stderr line per bad variable for the life of the process.
 pub(crate) fn report_bad_var(name: &'static str, value: &str, why: &str, fallback: &str) {
-    static REPORTED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
-    if reported.get_or_insert_with(HashSet::new).insert(name) {
-        eprintln!("xray: ignoring {name}={value:?} ({why}); using {fallback}");
-    }
+    say_once(name, || {
+        format!("xray: ignoring {name}={value:?} ({why}); using {fallback}")
+    });
 }
 
 /// The first of `names` that is set, with its name.

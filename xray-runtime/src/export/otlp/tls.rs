@@ -4,14 +4,14 @@
 //! unreadable is reported once on stderr, naming the variable and the path;
 //! the exporter then runs without it.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
 
 use super::{FileFrom, TlsFiles};
+use crate::say_once::say_once;
 
 /// What TLS connections use, read once from the files.
 pub(crate) struct Trust {
@@ -140,22 +140,11 @@ fn certificates(file: &FileFrom, pem: &[u8]) -> Result<Vec<CertificateDer<'stati
     Ok(certificates)
 }
 
-/// One stderr line for a TLS file that cannot be used.
-/// Says once per process what is wrong with a file, however many signals
-/// (traces, logs, metrics) or installations read it.
+/// One stderr line for a TLS file that cannot be used, once per process
+/// however many signals (traces, logs, metrics) or installations read it.
 fn report(file: &FileFrom, why: &str) {
-    static REPORTED: Mutex<Vec<(&'static str, PathBuf)>> = Mutex::new(Vec::new());
-    {
-        let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = (file.variable, file.path.clone());
-        if reported.contains(&seen) {
-            return;
-        }
-        reported.push(seen);
-    }
-    eprintln!(
-        "xray: {}={}: {why}; going on without it",
-        file.variable,
-        file.path.display()
-    );
+    let subject = format!("{}={}", file.variable, file.path.display());
+    say_once(&subject, || {
+        format!("xray: {subject}: {why}; going on without it")
+    });
 }
