@@ -127,9 +127,19 @@ pub(crate) fn endpoint_variable_set_for(env: Env<'_>, vars: &SignalVars) -> bool
     let aws_service = aws_host::host_of(&url)
         .and_then(aws_host::service_and_region)
         .is_some();
-    let signed =
-        env(XRAY_OTLP_SIGV4).is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+    let signed = matches!(sigv4_asked(env), Some(Ok(true)));
     !(aws_service || signed)
+}
+
+/// `XRAY_OTLP_SIGV4` when set: `Ok(true)` or `Ok(false)`, else the value
+/// that is neither.
+fn sigv4_asked(env: Env<'_>) -> Option<Result<bool, String>> {
+    let value = env(XRAY_OTLP_SIGV4)?;
+    Some(match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(value),
+    })
 }
 
 /// Whether a variable names an OTLP endpoint for traces.
@@ -248,21 +258,18 @@ fn resolve_region(env: Env<'_>) -> Option<String> {
 /// when it is `false`.
 fn resolve_signing(env: Env<'_>, endpoint: &str, signal: Signal) -> Option<Signing> {
     let from_host = aws_host::host_of(endpoint).and_then(aws_host::service_and_region);
-    let asked = match env(XRAY_OTLP_SIGV4) {
+    let asked = match sigv4_asked(env) {
         None => None,
-        Some(value) => match value.trim().to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => {
-                report_bad_var(
-                    XRAY_OTLP_SIGV4,
-                    &value,
-                    "expected true or false",
-                    "signing AWS hosts only",
-                );
-                None
-            }
-        },
+        Some(Ok(asked)) => Some(asked),
+        Some(Err(value)) => {
+            report_bad_var(
+                XRAY_OTLP_SIGV4,
+                &value,
+                "expected true or false",
+                "signing AWS hosts only",
+            );
+            None
+        }
     };
     match (asked, from_host) {
         (Some(false), _) => None,

@@ -89,7 +89,7 @@ pub(crate) fn resolve_exporters(
 mod tests {
     use super::*;
     use crate::config::otlp::{
-        LOGS, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+        LOGS, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, XRAY_OTLP_SIGV4,
     };
     use std::collections::HashMap;
 
@@ -132,49 +132,6 @@ mod tests {
         );
         assert_eq!(
             exporters(
-                None,
-                &[(
-                    OTEL_EXPORTER_OTLP_ENDPOINT,
-                    "https://xray.us-east-1.amazonaws.com"
-                )]
-            ),
-            [],
-            "AWS X-Ray's own endpoint takes traces alone"
-        );
-        assert_eq!(
-            exporters(
-                None,
-                &[
-                    (
-                        OTEL_EXPORTER_OTLP_ENDPOINT,
-                        "https://xray-proxy.internal:4318"
-                    ),
-                    ("XRAY_OTLP_SIGV4", "true"),
-                ]
-            ),
-            [],
-            "requests signed for AWS go to AWS, whose trace endpoint takes no logs"
-        );
-        assert_eq!(
-            exporters(
-                None,
-                &[
-                    (
-                        OTEL_EXPORTER_OTLP_ENDPOINT,
-                        "https://xray-proxy.internal:4318"
-                    ),
-                    ("XRAY_OTLP_SIGV4", "true"),
-                    (
-                        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-                        "https://logs.us-east-1.amazonaws.com/v1/logs"
-                    ),
-                ]
-            ),
-            [Otlp],
-            "the signal's own endpoint always counts"
-        );
-        assert_eq!(
-            exporters(
                 Some(Console),
                 &[("OTEL_LOGS_EXPORTER", "otlp,console,otlp")]
             ),
@@ -194,5 +151,53 @@ mod tests {
             [Console],
             "the good names of a list are kept"
         );
+    }
+
+    #[test]
+    fn the_generic_endpoint_counts_only_when_it_is_a_collectors() {
+        use SignalExporter::Otlp;
+        const GENERIC: &str = OTEL_EXPORTER_OTLP_ENDPOINT;
+        const PROXY: &str = "https://xray-proxy.internal:4318";
+        const OWN: (&str, &str) = (
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "https://logs.us-east-1.amazonaws.com/v1/logs",
+        );
+        // The variables set, the exporters expected, why.
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [SignalExporter], &'a str);
+        let cases: [Case<'_>; 6] = [
+            (
+                &[(GENERIC, "https://xray.us-east-1.amazonaws.com")],
+                &[],
+                "AWS X-Ray's own endpoint takes traces alone",
+            ),
+            (
+                &[(GENERIC, "xray.us-east-1.amazonaws.com:443")],
+                &[],
+                "the same, written without a scheme (gRPC)",
+            ),
+            (
+                &[(GENERIC, PROXY), (XRAY_OTLP_SIGV4, "TRUE")],
+                &[],
+                "requests signed for AWS go to AWS, whose trace endpoint takes no logs",
+            ),
+            (
+                &[(GENERIC, PROXY), (XRAY_OTLP_SIGV4, "false")],
+                &[Otlp],
+                "unsigned: a collector",
+            ),
+            (
+                &[(GENERIC, PROXY), (XRAY_OTLP_SIGV4, "maybe")],
+                &[Otlp],
+                "a bad value signs AWS hosts only, and this is none",
+            ),
+            (
+                &[(GENERIC, PROXY), (XRAY_OTLP_SIGV4, "true"), OWN],
+                &[Otlp],
+                "the signal's own endpoint always counts",
+            ),
+        ];
+        for (vars, expected, why) in cases {
+            assert_eq!(exporters(None, vars), expected, "{why}");
+        }
     }
 }
