@@ -599,8 +599,9 @@ def secure_section(target):
                 seen.append(f"{sum(int(r['gzip_requests']) for r in rows):,}/{req:,}, "
                             f"{sum(int(r['signed_requests']) for r in rows):,}/{req:,}" if rows else "-")
             cells.append(" · ".join(seen))
-            shown = label if proto == "http" or "sigv4" not in label else label.replace("+sigv4", "") + \
-                " (gRPC is not signed)"
+            shown = label
+            if proto == "grpc" and "sigv4" in label:
+                shown = label.replace("+sigv4", "") + " (gRPC is not signed)"
             out.append(f"| {shown} | {PROTOCOL[proto]} | " + " | ".join(cells) + " |")
     out[0] = out[0].replace("FLOOR", "-" if floor is None else f"{floor:,.0f}")
     return "\n".join(out)

@@ -539,14 +539,28 @@ impl Step {
         self.int("cpu_user_us") + self.int("cpu_sys_us")
     }
 
-    /// CPU time of the whole process per span the receiver got (per
-    /// call made, for the baseline, which sends nothing).
-    fn cpu_ns_per_span(&self) -> Option<f64> {
-        let spans = if self.spec.contender == Contender::None {
+    /// The spans a step is judged by: those the receiver got, or the calls
+    /// made for the baseline, which sends nothing.
+    fn counted(&self) -> u64 {
+        if self.spec.contender == Contender::None {
             self.produced()
         } else {
             self.received()
-        };
+        }
+    }
+
+    /// The protocol column: `-` for the baseline.
+    fn protocol(&self) -> &'static str {
+        if self.spec.contender == Contender::None {
+            "-"
+        } else {
+            self.spec.transport.name()
+        }
+    }
+
+    /// CPU time of the whole process per span counted.
+    fn cpu_ns_per_span(&self) -> Option<f64> {
+        let spans = self.counted();
         (spans > 0).then(|| self.cpu_us() as f64 * 1e3 / spans as f64)
     }
 }
@@ -777,6 +791,14 @@ fn drive(args: &[String]) -> Result<(), String> {
         sigv4: plan.sigv4 && receiver.transport() == Transport::Http,
         callgrind_out: None,
     };
+    // The same paced loop without tracing: it sends nothing.
+    let baseline_for = |receiver: &Receiver| StepSpec {
+        receiver: "-",
+        gzip: false,
+        ca_pem: None,
+        sigv4: false,
+        ..spec_for(Contender::None, receiver, "rate")
+    };
 
     // Idle first, every contender and protocol side by side (a process's
     // CPU time is its own; nothing else runs meanwhile).
@@ -808,11 +830,7 @@ fn drive(args: &[String]) -> Result<(), String> {
         && budget.fits(plan.cpu_secs + STEP_OVERHEAD, || "baseline".into())
     {
         let receiver = &receivers.list()[0];
-        let mut spec = spec_for(Contender::None, receiver, "rate");
-        spec.receiver = "-";
-        spec.gzip = false;
-        spec.ca_pem = None;
-        spec.sigv4 = false;
+        let mut spec = baseline_for(receiver);
         spec.rate = plan.cpu_rate;
         spec.secs = plan.cpu_secs;
         steps.push(run(&spec, receiver, "baseline")?);
@@ -871,46 +889,37 @@ fn drive(args: &[String]) -> Result<(), String> {
 
     // Instructions per exported span: each contender at a low rate under
     // callgrind, for a short and a long step; the difference cancels
-    // start, init, connecting and shutdown.
+    // start, init, connecting and shutdown. The paced loop without
+    // tracing once, then each contender and protocol.
     let mut instr = Vec::new();
     if plan.instructions {
+        let pair = |mut spec: StepSpec, receiver: &Receiver| -> Result<[Step; 2], String> {
+            spec.rate = INSTR_RATE;
+            let [short, long] = INSTR_SECS.map(|secs| {
+                let mut spec = spec.clone();
+                spec.secs = secs;
+                spec.callgrind_out = Some(dir.join(format!(
+                    "instr-{}-{}-{}-{secs}.out",
+                    plan.options_label(),
+                    spec.contender.name(),
+                    spec.transport.name()
+                )));
+                spec
+            });
+            Ok([
+                run(&short, receiver, "instr")?,
+                run(&long, receiver, "instr")?,
+            ])
+        };
+        let first = &receivers.list()[0];
+        instr.push(pair(baseline_for(first), first)?);
         for &transport in &plan.protocols {
             let receiver = receivers
                 .find(transport, false)
                 .or_else(|| receivers.list().iter().find(|r| r.transport() == transport))
                 .ok_or("no receiver")?;
-            let mut contenders = vec![Contender::None];
-            contenders.extend(plan.contenders.iter().copied());
-            for contender in contenders {
-                if contender == Contender::None && !instr.is_empty() {
-                    continue; // the floor is measured once
-                }
-                let mut pair = Vec::new();
-                for secs in INSTR_SECS {
-                    let mut spec = spec_for(contender, receiver, "rate");
-                    if contender == Contender::None {
-                        spec.receiver = "-";
-                        spec.gzip = false;
-                        spec.ca_pem = None;
-                        spec.sigv4 = false;
-                    }
-                    spec.rate = INSTR_RATE;
-                    spec.secs = secs;
-                    spec.callgrind_out = Some(dir.join(format!(
-                        "instr-{}-{}-{}-{secs}.out",
-                        plan.options_label(),
-                        contender.name(),
-                        transport.name()
-                    )));
-                    let step = run(&spec, receiver, "instr")?;
-                    let total = spec
-                        .callgrind_out
-                        .as_deref()
-                        .and_then(callgrind_total)
-                        .unwrap_or(0);
-                    pair.push((step, total));
-                }
-                instr.push(pair);
+            for &contender in &plan.contenders {
+                instr.push(pair(spec_for(contender, receiver, "rate"), receiver)?);
             }
         }
     }
@@ -932,27 +941,14 @@ struct Measured {
     steps: Vec<Step>,
     idle: Vec<Step>,
     flushes: Vec<Step>,
-    /// Pairs of callgrind steps (short, long) and their instruction totals.
-    instr: Vec<Vec<(Step, u64)>>,
+    /// Pairs of steps under callgrind: the short one, the long one.
+    instr: Vec<[Step; 2]>,
 }
 
 /// Spans per second of the steps run under callgrind.
 const INSTR_RATE: f64 = 1_000.0;
 /// Lengths of the short and the long step under callgrind.
 const INSTR_SECS: [f64; 2] = [2.0, 6.0];
-
-/// Instructions of every thread of a callgrind profile (its `summary:`
-/// or `totals:` line).
-fn callgrind_total(path: &std::path::Path) -> Option<u64> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .rev()
-        .find_map(|l| {
-            l.strip_prefix("summary:")
-                .or_else(|| l.strip_prefix("totals:"))
-        })
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-}
 
 /// Flat out, then bisection between the fastest loss-free rate and the
 /// slowest lossy one.
@@ -1097,16 +1093,11 @@ fn write_results(
          peak_rss_kib\tshutdown_ms\tself_lost\tthread_cpu_ms\tnotes\n",
     );
     for s in steps {
-        let protocol = if s.spec.contender == Contender::None {
-            "-"
-        } else {
-            s.spec.transport.name()
-        };
         let _ = writeln!(
             tsv,
             "{}\t{}\t{}\t{}\t{}\t{:.0}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             s.spec.contender.name(),
-            protocol,
+            s.protocol(),
             s.spec.receiver,
             s.spec.options(),
             s.kind,
@@ -1202,55 +1193,39 @@ fn write_results(
     }
 
     if !instr.is_empty() {
+        // Instructions per span are worked out by the report from the
+        // dumps (it leaves out code that spins for a fixed time).
         let mut tsv = String::from(
             "contender\tprotocol\toptions\trate_per_s\tshort_secs\tlong_secs\tspans_short\t\
-             spans_long\tinstr_short\tinstr_long\tdump_short\tdump_long\tlost\tnotes\n",
+             spans_long\tdump_short\tdump_long\tlost\tnotes\n",
         );
-        for pair in instr {
-            let [(short, i_short), (long, i_long)] = pair.as_slice() else {
-                continue;
-            };
-            // Spans the receiver got (calls made, for the floor).
-            let spans = |s: &Step| {
-                if s.spec.contender == Contender::None {
-                    s.produced()
-                } else {
-                    s.received()
-                }
-            };
-            let (n_short, n_long) = (spans(short), spans(long));
-            let dump = |s: &Step| {
-                s.spec
-                    .callgrind_out
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            };
-            let protocol = if short.spec.contender == Contender::None {
-                "-"
+        let dump = |s: &Step| {
+            s.spec
+                .callgrind_out
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        for [short, long] in instr {
+            let lost = if short.spec.contender == Contender::None {
+                0
             } else {
-                short.spec.transport.name()
+                short.lost() + long.lost()
             };
             let _ = writeln!(
                 tsv,
-                "{}\t{}\t{}\t{:.0}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{:.0}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 short.spec.contender.name(),
-                protocol,
+                short.protocol(),
                 short.spec.options(),
                 short.spec.rate,
                 short.spec.secs,
                 long.spec.secs,
-                n_short,
-                n_long,
-                i_short,
-                i_long,
+                short.counted(),
+                long.counted(),
                 dump(short),
                 dump(long),
-                if short.spec.contender == Contender::None {
-                    0
-                } else {
-                    short.lost() + long.lost()
-                },
+                lost,
                 clean(&format!("{} {}", notes(short), notes(long))),
             );
         }
