@@ -39,8 +39,10 @@
 pub mod adaptive;
 pub mod api;
 mod error;
+mod fields;
 mod label;
 mod local;
+mod precheck;
 mod request;
 mod rule;
 mod ruleset;

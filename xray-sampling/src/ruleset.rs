@@ -5,13 +5,15 @@ use crate::api::{
     GetSamplingTargetsResponse, SamplingBoostStatisticsDocument, SamplingStatisticsDocument,
 };
 use crate::error::ParseError;
+use crate::fields::{Field, Texts};
 use crate::label;
 use crate::local::{LocalRules, is_sdk_rules_file};
+use crate::precheck::{Prechecks, Quick};
 use crate::request::SamplingRequest;
 use crate::rule::{SamplingRule, SkippedRule};
 use crate::state::{DEFAULT_INTERVAL, MAX_PER_SECOND, NO_QUOTA, RuleState, rate_threshold};
 use crate::timestamp::{ceil_secs, floor_secs};
-use crate::wildcard::{Pattern, QuickKey, is_ascii};
+use crate::wildcard::Pattern;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -76,21 +78,6 @@ pub struct TargetsApplied {
     pub next_report_in: u64,
 }
 
-/// Fields a rule can match, in the order a rule's checks run: the URL path
-/// first, as it tells rules apart most often.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-enum Field {
-    UrlPath = 0,
-    HttpMethod = 1,
-    Host = 2,
-    ServiceName = 3,
-    ServiceType = 4,
-    ResourceArn = 5,
-}
-
-const FIELDS: usize = 6;
-
 struct FieldCheck {
     field: Field,
     pattern: Pattern,
@@ -110,29 +97,9 @@ struct CompiledRule {
     state: Arc<RuleState>,
 }
 
-/// The request fields as a decision sees them, indexed by [`Field`]. ASCII
-/// text is compared a word at a time; other text takes the character path
-/// (its case folding goes beyond ASCII).
-struct Prepared<'b> {
-    raw: [&'b str; FIELDS],
-    /// Bit per field that is known (non-empty), ASCII, and checked by some
-    /// rule.
-    ascii: u8,
-}
-
-/// A rule's pre-check: the quick key of its first checked field that has
-/// one. Kept apart from the rules in one dense array, so that rejecting a
-/// rule costs one 8-byte comparison and touches no other memory.
-/// A rule without a usable key has the all-zero key, which never rejects.
-#[derive(Clone, Copy)]
-struct Quick {
-    key: QuickKey,
-    field: u8,
-}
-
 impl CompiledRule {
     #[inline]
-    fn matches(&self, texts: &Prepared<'_>, req: &SamplingRequest<'_>) -> bool {
+    fn matches(&self, texts: &Texts<'_>, req: &SamplingRequest<'_>) -> bool {
         for check in self.checks.iter() {
             let raw = texts.raw[check.field as usize];
             if raw.is_empty() {
@@ -184,10 +151,10 @@ static NEXT_SET_ID: AtomicU64 = AtomicU64::new(1);
 /// An ordered set of compiled rules.
 ///
 /// Decisions ([`RuleSet::decide`]) take no lock, allocate nothing and make
-/// no system call: a dense array of per-rule pre-checks (one masked 8-byte
-/// comparison each) rules out most rules, the rest are matched field by
-/// field against precompiled patterns, and the chosen rule's atomics are
-/// updated.
+/// no system call: the rules' pre-checks (one 8-byte window of one field
+/// each, indexed so that rules looking at the same window are found with
+/// one lookup) rule out most rules, the rest are matched field by field
+/// against precompiled patterns, and the chosen rule's atomics are updated.
 /// The poller builds a new set when rules change ([`RuleSet::replace`]),
 /// keeping the state of rules that keep their name, and feeds targets
 /// ([`RuleSet::apply_targets`]) and reads statistics
@@ -196,11 +163,7 @@ pub struct RuleSet {
     id: u64,
     rules: Box<[CompiledRule]>,
     /// Pre-checks of the reachable rules.
-    quick: Box<[Quick]>,
-    /// The field every keyed pre-check looks at, if they all look at one
-    /// (typically the URL path): the pre-check loop then needs no per-rule
-    /// field lookup.
-    quick_field: Option<u8>,
+    prechecks: Prechecks,
     /// Rules from this index on come after the catch-all rule and can never
     /// be chosen.
     reachable: usize,
@@ -381,31 +344,12 @@ impl RuleSet {
             .iter()
             .flat_map(|r| r.checks.iter())
             .fold(0u8, |acc, c| acc | (1 << c.field as u8));
-        let quick = rules[..reachable]
-            .iter()
-            .map(|r| {
-                let first = r
-                    .checks
-                    .iter()
-                    .find_map(|c| c.pattern.quick_key().map(|k| (c.field as u8, k)));
-                match first {
-                    Some((field, key)) if !r.always => Quick { key, field },
-                    _ => Quick {
-                        key: QuickKey::default(),
-                        field: 0,
-                    },
-                }
-            })
-            .collect();
-        let quick: Box<[Quick]> = quick;
         let uses_attributes = rules[..reachable].iter().any(|r| !r.attributes.is_empty());
-        let mut keyed = quick.iter().filter(|q| q.key.mask != 0).map(|q| q.field);
-        let quick_field = keyed.next().filter(|&f| keyed.all(|g| g == f));
+        let prechecks = Prechecks::new(&pre_checks(&rules[..reachable]));
         RuleSet {
             id: NEXT_SET_ID.fetch_add(1, Relaxed),
             rules: rules.into_boxed_slice(),
-            quick,
-            quick_field,
+            prechecks,
             reachable,
             used_fields,
             uses_attributes,
@@ -455,39 +399,32 @@ impl RuleSet {
 
     #[inline]
     fn find(&self, req: &SamplingRequest<'_>) -> Option<usize> {
-        let texts = prepare(req, self.used_fields);
-        // Pre-checks only look at fields that are known and ASCII. (An
-        // unknown field matches implicitly and a non-ASCII one needs full
-        // case folding, so neither may be rejected on bytes.) With a single
-        // pre-check field holding at least 8 such bytes, the loop only
-        // compares words.
-        let single = self
-            .quick_field
-            .map(|f| usize::from(f) % FIELDS)
-            .and_then(|f| {
-                let text = texts.raw[f].as_bytes();
-                (texts.ascii & (1 << f) != 0 && text.len() >= 8).then_some(text)
-            });
-        let mut index = 0;
-        loop {
-            index += match single {
-                Some(text) => first_candidate_in(&self.quick[index..], text),
-                None => {
-                    let mut views: [&[u8]; 8] = [&[]; 8];
-                    for (view, raw) in views.iter_mut().zip(texts.raw) {
-                        *view = raw.as_bytes();
+        let texts = Texts::new(req, self.used_fields);
+        match &self.prechecks {
+            Prechecks::Indexed(index) => {
+                let mut candidates = index.candidates(&texts);
+                while candidates != 0 {
+                    let i = candidates.trailing_zeros() as usize;
+                    let rule = self.rules.get(i)?;
+                    if rule.always || rule.matches(&texts, req) {
+                        return Some(i);
                     }
-                    first_candidate(&self.quick[index..], &views, texts.ascii)
+                    candidates &= candidates - 1;
                 }
-            };
-            let rule = self.rules.get(index)?;
-            if index >= self.reachable {
-                return None;
+                None
             }
-            if rule.always || rule.matches(&texts, req) {
-                return Some(index);
+            Prechecks::Linear(linear) => {
+                let mut i = 0;
+                while i < self.reachable {
+                    i = linear.first_from(&texts, i);
+                    let rule = self.rules.get(i).filter(|_| i < self.reachable)?;
+                    if rule.always || rule.matches(&texts, req) {
+                        return Some(i);
+                    }
+                    i += 1;
+                }
+                None
             }
-            index += 1;
         }
     }
 
@@ -768,49 +705,165 @@ fn compile(rule: SamplingRule, always: bool, state: Arc<RuleState>) -> CompiledR
     }
 }
 
-/// Offset of the first rule in `quick` that its pre-check does not rule out
-/// (`quick.len()` if none). A tight loop over a dense array: most rules of a
-/// set are rejected here.
-#[inline(never)]
-fn first_candidate(quick: &[Quick], views: &[&[u8]; 8], checkable: u8) -> usize {
-    for (i, q) in quick.iter().enumerate() {
-        let field = q.field & 7;
-        if checkable & (1 << field) == 0 || q.key.may_match(views[usize::from(field)]) {
-            return i;
-        }
-    }
-    quick.len()
-}
-
-/// [`first_candidate`] when every keyed pre-check looks at `text` (at least
-/// 8 bytes, ASCII). Rules without a key have an all-zero key, which passes.
-/// The minimum-length test is left out: the window test alone is a valid
-/// pre-check, and this loop is the one that runs over most rules.
-#[inline(never)]
-fn first_candidate_in(quick: &[Quick], text: &[u8]) -> usize {
-    quick
+/// Each rule's pre-check: the quick key of its first checked field that has
+/// one (none for the catch-all, which is chosen without matching).
+fn pre_checks(rules: &[CompiledRule]) -> Vec<Option<Quick>> {
+    rules
         .iter()
-        .position(|q| q.key.may_match_long(text))
-        .unwrap_or(quick.len())
+        .map(|r| {
+            r.checks
+                .iter()
+                .find_map(|c| {
+                    c.pattern.quick_key().map(|key| Quick {
+                        key,
+                        field: c.field as u8,
+                    })
+                })
+                .filter(|_| !r.always)
+        })
+        .collect()
 }
 
-/// The request fields as rules see them; ASCII-ness is only worked out for
-/// fields some rule checks.
-#[inline]
-fn prepare<'b>(req: &SamplingRequest<'b>, used: u8) -> Prepared<'b> {
-    let raw: [&'b str; FIELDS] = [
-        req.url_path,
-        req.http_method,
-        req.host,
-        req.service_name,
-        req.service_type,
-        req.resource_arn,
-    ];
-    let mut ascii = 0u8;
-    for (field, text) in raw.iter().enumerate() {
-        if used & (1 << field) != 0 && !text.is_empty() && is_ascii(text.as_bytes()) {
-            ascii |= 1 << field;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::FIELDS;
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, options: &[&'a str]) -> &'a str {
+            options[self.below(options.len())]
         }
     }
-    Prepared { raw, ascii }
+
+    /// A pattern or a text: a few shapes that share windows (paths of one
+    /// API at two depths, suffixes), in random case, with `?` and `*` in
+    /// places, or random characters (some beyond ASCII).
+    fn text(rng: &mut Rng, pattern: bool) -> String {
+        let n = rng.below(30);
+        let mut t = match rng.below(6) {
+            0 => format!("/api/v1/service{n}/orders/{}", rng.below(100)),
+            1 => format!("/API/V2/Service{n}/items"),
+            2 => format!("/x/service{n}/health"),
+            3 => format!("svc-{n}.example.com"),
+            4 => rng
+                .pick(&["GET", "post", "", "x", "Orders-API", "/a/b"])
+                .to_owned(),
+            _ => (0..rng.below(14))
+                .map(|_| rng.pick(&["a", "B", "/", "1", "?", "*", "K", "\u{212A}", "é"]))
+                .collect(),
+        };
+        if pattern {
+            t = match rng.below(5) {
+                0 => format!(
+                    "{}*",
+                    &t[..t
+                        .char_indices()
+                        .nth(t.chars().count() / 2)
+                        .map_or(0, |(i, _)| i)]
+                ),
+                1 => format!("*{}", t.chars().skip(3).collect::<String>()),
+                2 => t.replacen('1', "?", 1),
+                3 => "*".to_owned(),
+                _ => t,
+            };
+        } else if rng.below(3) == 0 {
+            t = t.to_uppercase();
+        }
+        t
+    }
+
+    fn random_set(rng: &mut Rng, rules: usize) -> RuleSet {
+        let mut list: Vec<SamplingRule> = (0..rules)
+            .map(|i| {
+                let mut rule = SamplingRule::new(format!("r{i:03}"), i as i32 + 1, 0.5, 1);
+                for field in 0..FIELDS {
+                    if rng.below(3) == 0 {
+                        continue;
+                    }
+                    let pattern = text(rng, true);
+                    rule = match field {
+                        0 => rule.with_url_path(pattern),
+                        1 => rule.with_http_method(pattern),
+                        2 => rule.with_host(pattern),
+                        3 => rule.with_service_name(pattern),
+                        4 => rule.with_service_type(pattern),
+                        _ => rule.with_resource_arn(pattern),
+                    };
+                }
+                rule
+            })
+            .collect();
+        if rng.below(4) != 0 {
+            list.push(SamplingRule::default_rule(0.05, 1));
+        }
+        RuleSet::new(list, 1)
+    }
+
+    fn request(fields: &[String]) -> SamplingRequest<'_> {
+        SamplingRequest {
+            url_path: &fields[0],
+            http_method: &fields[1],
+            host: &fields[2],
+            service_name: &fields[3],
+            service_type: &fields[4],
+            resource_arn: &fields[5],
+            ..SamplingRequest::new()
+        }
+    }
+
+    /// The first rule that matches in full, without any pre-check.
+    fn first_match(set: &RuleSet, req: &SamplingRequest<'_>) -> Option<usize> {
+        let texts = Texts::new(req, set.used_fields);
+        set.rules[..set.reachable]
+            .iter()
+            .position(|r| r.always || r.matches(&texts, req))
+    }
+
+    #[test]
+    fn pre_checks_never_rule_out_the_rule_that_matches() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let (mut by_rules, mut indexed, mut windows) = (0, 0, 0);
+        for round in 0..400 {
+            let size = [3, 20, 63, 90][round % 4];
+            let mut set = random_set(&mut rng, size);
+            if let Prechecks::Indexed(index) = &set.prechecks {
+                indexed += 1;
+                windows += index.windows();
+            }
+            let requests: Vec<Vec<String>> = (0..200)
+                .map(|_| (0..FIELDS).map(|_| text(&mut rng, false)).collect())
+                .collect();
+            let expected: Vec<Option<usize>> = requests
+                .iter()
+                .map(|f| first_match(&set, &request(f)))
+                .collect();
+            let found: Vec<Option<usize>> =
+                requests.iter().map(|f| set.find(&request(f))).collect();
+            set.prechecks = Prechecks::linear(&pre_checks(&set.rules[..set.reachable]));
+            let found_linearly: Vec<Option<usize>> =
+                requests.iter().map(|f| set.find(&request(f))).collect();
+            for (i, fields) in requests.iter().enumerate() {
+                let req = request(fields);
+                assert_eq!(found[i], expected[i], "{req:?} in {set:?}");
+                assert_eq!(found_linearly[i], expected[i], "{req:?} in {set:?}");
+                by_rules += usize::from(expected[i].is_some_and(|r| !set.rules[r].always));
+            }
+        }
+        assert_eq!(indexed, 300, "sets of up to 64 rules are indexed");
+        assert!(windows > 300, "shared windows: {windows}");
+        assert!(by_rules > 5_000, "requests matched by a rule: {by_rules}");
+    }
 }

@@ -367,7 +367,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 }
 
 #[inline(always)]
-fn word(s: &[u8]) -> u64 {
+pub(crate) fn word(s: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&s[..8]);
     u64::from_le_bytes(a)
