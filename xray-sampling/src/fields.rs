@@ -1,6 +1,8 @@
 //! The request's fields as a decision sees them: indexed by [`Field`], with
 //! the fields that can be compared a word at a time marked.
 
+use std::cell::Cell;
+
 use crate::request::SamplingRequest;
 use crate::wildcard::is_ascii;
 
@@ -22,20 +24,21 @@ pub(crate) const FIELDS: usize = 6;
 
 /// The request fields, indexed by [`Field`]. ASCII text is compared a word
 /// at a time; other text takes the character path (its case folding goes
-/// beyond ASCII).
+/// beyond ASCII). Whether a field is ASCII is worked out when first asked:
+/// a decision looks at few of them.
 pub(crate) struct Texts<'b> {
     pub(crate) raw: [&'b str; FIELDS],
-    /// Bit per field that is known (non-empty), ASCII, and checked by some
-    /// rule.
-    pub(crate) ascii: u8,
+    /// Bit per field known to be non-empty ASCII text.
+    ascii: Cell<u8>,
+    /// Bit per field whose `ascii` bit is worked out.
+    known: Cell<u8>,
 }
 
 impl<'b> Texts<'b> {
-    /// The fields of `req`; ASCII-ness is only worked out for the fields in
-    /// `used` (a bit per [`Field`]), those some rule checks.
+    /// The fields of `req`.
     #[inline]
-    pub(crate) fn new(req: &SamplingRequest<'b>, used: u8) -> Self {
-        let mut texts = Texts {
+    pub(crate) fn new(req: &SamplingRequest<'b>) -> Self {
+        Texts {
             raw: [
                 req.url_path,
                 req.http_method,
@@ -44,18 +47,24 @@ impl<'b> Texts<'b> {
                 req.service_type,
                 req.resource_arn,
             ],
-            ascii: 0,
-        };
-        let mut fields = used;
-        while fields != 0 {
-            let field = fields.trailing_zeros() as usize;
-            fields &= fields - 1;
-            let text = texts.raw[field % FIELDS].as_bytes();
-            if !text.is_empty() && is_ascii(text) {
-                texts.ascii |= 1 << field;
-            }
+            ascii: Cell::new(0),
+            known: Cell::new(0),
         }
-        texts
+    }
+
+    /// Whether field number `field` is known (non-empty) ASCII text, which
+    /// can be compared a word at a time.
+    #[inline]
+    pub(crate) fn is_ascii(&self, field: usize) -> bool {
+        let bit = 1u8 << (field % FIELDS);
+        if self.known.get() & bit == 0 {
+            let text = self.raw[field % FIELDS].as_bytes();
+            if !text.is_empty() && is_ascii(text) {
+                self.ascii.set(self.ascii.get() | bit);
+            }
+            self.known.set(self.known.get() | bit);
+        }
+        self.ascii.get() & bit != 0
     }
 
     /// The text of field number `field` (masked into range) as bytes, if
@@ -63,6 +72,6 @@ impl<'b> Texts<'b> {
     #[inline]
     pub(crate) fn checkable(&self, field: u8) -> Option<&'b [u8]> {
         let field = usize::from(field) % FIELDS;
-        (self.ascii & (1 << field) != 0).then(|| self.raw[field].as_bytes())
+        self.is_ascii(field).then(|| self.raw[field].as_bytes())
     }
 }

@@ -253,7 +253,7 @@ impl Index {
             // unknown field matches implicitly and a non-ASCII one needs
             // full case folding, so neither may be rejected on bytes.)
             let text = match texts.raw.get(checks.field) {
-                Some(text) if texts.ascii & (1 << checks.field) != 0 => text.as_bytes(),
+                Some(text) if texts.is_ascii(checks.field) => text.as_bytes(),
                 _ => {
                     bits |= checks.rules;
                     continue;

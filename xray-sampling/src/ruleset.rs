@@ -125,8 +125,7 @@ impl CompiledRule {
                 // `not host or wildcard_match(rule.host, host)`.
                 continue;
             }
-            let ok = if texts.ascii & (1 << check.field as u8) != 0 && !check.pattern.needs_chars()
-            {
+            let ok = if !check.pattern.needs_chars() && texts.is_ascii(check.field as usize) {
                 check.pattern.matches_ascii(raw.as_bytes())
             } else {
                 check.pattern.matches_chars(raw)
@@ -167,8 +166,6 @@ pub struct RuleSet {
     /// Rules from this index on come after the catch-all rule and can never
     /// be chosen.
     reachable: usize,
-    /// Bit per [`Field`] that some reachable rule checks.
-    used_fields: u8,
     /// Some reachable rule matches attributes.
     uses_attributes: bool,
     fetched_at: u64,
@@ -340,10 +337,6 @@ impl RuleSet {
             .iter()
             .position(|r| r.always)
             .map_or(rules.len(), |i| i + 1);
-        let used_fields = rules[..reachable]
-            .iter()
-            .flat_map(|r| r.checks.iter())
-            .fold(0u8, |acc, c| acc | (1 << c.field as u8));
         let uses_attributes = rules[..reachable].iter().any(|r| !r.attributes.is_empty());
         let prechecks = Prechecks::new(&pre_checks(&rules[..reachable]));
         RuleSet {
@@ -351,7 +344,6 @@ impl RuleSet {
             rules: rules.into_boxed_slice(),
             prechecks,
             reachable,
-            used_fields,
             uses_attributes,
             fetched_at,
             skipped,
@@ -399,7 +391,7 @@ impl RuleSet {
 
     #[inline]
     fn find(&self, req: &SamplingRequest<'_>) -> Option<usize> {
-        let texts = Texts::new(req, self.used_fields);
+        let texts = Texts::new(req);
         match &self.prechecks {
             Prechecks::Indexed(index) => {
                 let mut candidates = index.candidates(&texts);
@@ -826,7 +818,7 @@ mod tests {
 
     /// The first rule that matches in full, without any pre-check.
     fn first_match(set: &RuleSet, req: &SamplingRequest<'_>) -> Option<usize> {
-        let texts = Texts::new(req, set.used_fields);
+        let texts = Texts::new(req);
         set.rules[..set.reachable]
             .iter()
             .position(|r| r.always || r.matches(&texts, req))
