@@ -19,7 +19,7 @@ fn handle_request(id: u64) -> u64 {
     load_order(id) + price(id)
 }
 
-#[traced(attrs(order.id = id), annotations(tier = "gold"))]
+#[traced(attrs(order.id = id, order.source = "web", order.channel = %"app", order.quoted = ?"debug"), annotations(tier = "gold"))]
 fn load_order(id: u64) -> u64 {
     query(id)
 }
@@ -71,6 +71,10 @@ fn attributes_and_annotations_are_recorded() {
     handle_request(3);
     let load = capture.span("load_order");
     assert_eq!(load.attr_i64("order.id"), Some(3));
+    // String literals, as written (`?` keeps the quotes of `Debug`).
+    assert_eq!(load.attr_str("order.source"), Some("web"));
+    assert_eq!(load.attr_str("order.channel"), Some("app"));
+    assert_eq!(load.attr_str("order.quoted"), Some("\"debug\""));
     assert_eq!(load.attr_str("tier"), Some("gold"));
     assert_eq!(load.annotation_keys(), vec!["tier".to_string()]);
     // Nothing is recorded unless named.

@@ -311,11 +311,22 @@ fn parent(options: &SpanOptions<'_>) -> Option<TokenStream> {
 
 fn value_tokens(format: Format, value: &TokenStream, span: Span) -> TokenStream {
     let private = private_at(span);
+    if let Some(literal) = short_literal(format, value) {
+        return quote_spanned!(span=> #private::literal_value(#literal));
+    }
     match format {
         Format::Auto => quote_spanned!(span=> #private::attr_value!(&(#value))),
         Format::Display => quote_spanned!(span=> #private::display_value(&(#value))),
         Format::Debug => quote_spanned!(span=> #private::debug_value(&(#value))),
     }
+}
+
+/// A string literal recorded as it is: one no longer than the runtime's
+/// `MAX_VALUE_LEN` (1024 bytes), which needs neither cutting nor copying.
+fn short_literal(format: Format, value: &TokenStream) -> Option<syn::LitStr> {
+    let literal = syn::parse2::<syn::LitStr>(value.clone()).ok()?;
+    let plain = matches!(format, Format::Auto | Format::Display);
+    (plain && literal.value().len() <= 1024).then_some(literal)
 }
 
 /// The closure that records attributes when the span is sampled.
@@ -335,13 +346,23 @@ fn recorder(options: &SpanOptions<'_>) -> TokenStream {
             &field.value.to_token_stream(),
             field.value.span(),
         );
-        records.push(quote_spanned!(field.key_span=> #r.attr(#key, #value);));
+        if options.root.is_some() {
+            // Sampling rules match a root's request: the key's field is
+            // worked out at compile time.
+            records.push(quote_spanned!(field.key_span=> #r.root_attr(
+                #key,
+                { const KEY: #private::RequestKey = #private::request_key(#key); KEY },
+                #value,
+            );));
+        } else {
+            records.push(quote_spanned!(field.key_span=> #r.attr(#key, #value);));
+        }
     }
     for field in options.annotations {
         let key = &field.key;
         let expr = &field.value;
         let value = match field.format {
-            Format::Auto => {
+            Format::Auto if short_literal(field.format, &expr.to_token_stream()).is_none() => {
                 let private = private_at(expr.span());
                 quote_spanned!(expr.span()=> #private::annotation_value(&(#expr)))
             }

@@ -11,7 +11,7 @@ pub use opentelemetry::trace::SpanKind;
 
 pub use crate::config::{ExporterKind, SignalExporter, XraySampling};
 pub use crate::export::Protocol;
-pub use crate::sampler::SamplerKind;
+pub use crate::sampler::{RequestKey, SamplerKind, request_key};
 
 pub mod dispatch;
 pub use crate::{
@@ -184,6 +184,13 @@ impl<T: TraceHeaderArg> TraceHeaderArg for Option<T> {
 // ---------------------------------------------------------------------------
 // Values.
 
+/// A string literal in `attrs(...)` or `annotations(...)` (no longer than
+/// [`crate::MAX_VALUE_LEN`], which the macros check): recorded as it is,
+/// without copying it.
+pub fn literal_value(value: &'static str) -> Value {
+    Value::String(value.into())
+}
+
 /// `%expr` in `attrs(...)`.
 pub fn display_value<T: Display + ?Sized>(value: &T) -> Value {
     Value::from(truncate(value.to_string()))
@@ -243,5 +250,15 @@ mod tests {
         assert_eq!("a".trace_header(), Some("a"));
         assert_eq!(Some(String::from("b")).trace_header(), Some("b"));
         assert_eq!(None::<&str>.trace_header(), None);
+    }
+
+    #[test]
+    fn literals_are_recorded_as_written() {
+        // xray-macros passes string literals up to 1024 bytes through
+        // `literal_value` uncut: that must be the longest value kept.
+        assert_eq!(crate::MAX_VALUE_LEN, 1024);
+        let text = "x".repeat(crate::MAX_VALUE_LEN);
+        let literal: &'static str = Box::leak(text.into_boxed_str());
+        assert_eq!(literal_value(literal), display_value(literal));
     }
 }

@@ -157,29 +157,90 @@ impl<'a> RootRequest<'a> {
     /// them, as the AWS Distro for OpenTelemetry reads them.
     pub(crate) fn from_attributes(attributes: &'a [KeyValue]) -> Self {
         // One pass; a current name outranks an older one for the same field.
-        let (mut host, mut method, mut path) = (("", 0u8), ("", 0u8), ("", 0u8));
-        for kv in attributes {
-            let Value::String(value) = &kv.value else {
-                continue;
-            };
-            let (field, rank) = match kv.key.as_str() {
-                "server.address" => (&mut host, 3),
-                "http.host" => (&mut host, 2),
-                "net.host.name" => (&mut host, 1),
-                "http.request.method" => (&mut method, 2),
-                "http.method" => (&mut method, 1),
-                "url.path" => (&mut path, 2),
-                "http.target" => (&mut path, 1),
-                _ => continue,
-            };
-            if rank > field.1 {
-                *field = (value.as_str(), rank);
-            }
+        let mut found = RequestFields::default();
+        for (index, kv) in attributes.iter().enumerate() {
+            found.note(request_key(kv.key.as_str()), index, &kv.value);
         }
-        Self {
-            host: host.0,
-            http_method: method.0,
-            url_path: path.0,
+        found.request(attributes)
+    }
+}
+
+/// Which field of a root's request an attribute key names (see
+/// [`request_key`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestKey {
+    /// 0: host, 1: method, 2: path; [`RequestKey::NONE`] has none.
+    field: u8,
+    /// A current semantic-conventions name outranks an older one.
+    rank: u8,
+}
+
+impl RequestKey {
+    /// A key that names no request field.
+    pub const NONE: RequestKey = RequestKey { field: 3, rank: 0 };
+}
+
+/// The request field an attribute key names, as the AWS Distro for
+/// OpenTelemetry reads them: `server.address` (or `http.host`,
+/// `net.host.name`), `http.request.method` (or `http.method`) and `url.path`
+/// (or `http.target`). The macros work it out for `attrs(...)` keys at
+/// compile time.
+#[doc(hidden)]
+pub const fn request_key(key: &str) -> RequestKey {
+    let (field, rank) = match key.as_bytes() {
+        b"server.address" => (0, 3),
+        b"http.host" => (0, 2),
+        b"net.host.name" => (0, 1),
+        b"http.request.method" => (1, 2),
+        b"http.method" => (1, 1),
+        b"url.path" => (2, 2),
+        b"http.target" => (2, 1),
+        _ => return RequestKey::NONE,
+    };
+    RequestKey { field, rank }
+}
+
+/// Where a root's host, method and path are among its attributes: per
+/// field, the position (plus one; 0 for none) and rank of the best key
+/// seen with a string value.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RequestFields {
+    found: [(u8, u8); 3],
+}
+
+impl RequestFields {
+    /// Notes the attribute at `index`, named by `key`, holding `value`.
+    #[inline]
+    pub(crate) fn note(&mut self, key: RequestKey, index: usize, value: &Value) {
+        let Some(slot) = self.found.get_mut(usize::from(key.field)) else {
+            return;
+        };
+        let Ok(position) = u8::try_from(index + 1) else {
+            return;
+        };
+        if key.rank > slot.1 && matches!(value, Value::String(_)) {
+            *slot = (position, key.rank);
+        }
+    }
+
+    /// The request, with the fields read from `attributes` (those noted).
+    #[inline]
+    pub(crate) fn request<'a>(&self, attributes: &'a [KeyValue]) -> RootRequest<'a> {
+        let text = |field: usize| {
+            let position = usize::from(self.found[field].0);
+            match position.checked_sub(1).and_then(|i| attributes.get(i)) {
+                Some(KeyValue {
+                    value: Value::String(value),
+                    ..
+                }) => value.as_str(),
+                _ => "",
+            }
+        };
+        RootRequest {
+            host: text(0),
+            http_method: text(1),
+            url_path: text(2),
             attributes,
         }
     }

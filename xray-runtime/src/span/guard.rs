@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
 use crate::record::{RETURN_KEY, SpanSpec};
-use crate::sampler::{self, RootRequest};
+use crate::sampler::{self, RequestFields, RequestKey, RootRequest};
 use crate::span::error::ErrorInfo;
 use crate::span::stack::{self, Frame};
 use crate::state::ENABLED;
@@ -19,11 +19,22 @@ use crate::state::ENABLED;
 pub struct Recorder {
     attributes: Vec<KeyValue>,
     annotations: Vec<StringValue>,
+    /// The request fields among the attributes, as sampling rules see them.
+    request: RequestFields,
 }
 
 impl Recorder {
     /// Records an attribute.
     pub fn attr(&mut self, key: &'static str, value: Value) {
+        self.attributes.push(KeyValue::new(key, value));
+    }
+
+    /// Records an attribute of a root, whose key names the request field
+    /// `field` (worked out by the macros at compile time, see
+    /// [`request_key`](crate::sampler::request_key)).
+    #[inline]
+    pub fn root_attr(&mut self, key: &'static str, field: RequestKey, value: Value) {
+        self.request.note(field, self.attributes.len(), &value);
         self.attributes.push(KeyValue::new(key, value));
     }
 
@@ -71,7 +82,7 @@ fn root_frame_by_rules(
 ) -> Option<Frame> {
     let mut recorder = Recorder::default();
     record(&mut recorder);
-    let request = RootRequest::from_attributes(&recorder.attributes);
+    let request = recorder.request.request(&recorder.attributes);
     let mut frame = stack::root_frame(spec, parent(), &request)?;
     if frame.sampled {
         recorder.apply(&mut frame);
