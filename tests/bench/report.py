@@ -153,6 +153,36 @@ class Data:
             return None
 
 
+RULES_BUDGET_NS = 100
+
+
+def rules_section(d):
+    """What deciding a root by 20 X-Ray sampling rules adds to the same root
+    under `parentbased_always_on` (the budget: at most 100 ns)."""
+    base = "xray_http_root_always_on"
+    t0, i0 = d.median(base), d.cgv(base, "instr_caller")
+    lines = [
+        "| root | criterion median [95% CI] | instr/call caller | added to `parentbased_always_on` "
+        f"| within {RULES_BUDGET_NS} ns |",
+        "|---|---|---|---|---|",
+    ]
+    for label, cid in (("`parentbased_always_on`", base),
+                       ("20 rules, the match last, sampled", "xray_http_root_rules_sampled"),
+                       ("20 rules, the match last, sampled out", "xray_http_root_rules_unsampled")):
+        t, i = d.median(cid), d.cgv(cid, "instr_caller")
+        ci = d.ci(cid)
+        span = "-" if ci is None else f"{ns(t)} [{ns(ci[0])}, {ns(ci[1])}]"
+        if cid == base or None in (t, t0):
+            added, within = "", ""
+        else:
+            dt = t - t0
+            di = "" if None in (i, i0) else f" · {i - i0:+,.0f} i"
+            added = f"{dt:+,.0f} ns{di}"
+            within = "yes" if dt <= RULES_BUDGET_NS else "**no**"
+        lines.append(f"| {label} | {span} | {num(i, 1)} | {added} | {within} |")
+    return "\n".join(lines)
+
+
 def main_table(d):
     head = "| per call | " + " | ".join(
         ["xray", "xray ÷ raw SDK", "raw SDK", "tracing-otel", "fastrace", "opentelemetry-aws"]) + " |"
@@ -644,6 +674,18 @@ def render(target, label):
         "⁴ raw SDK column: the SDK's `RandomIdGenerator` (not an X-Ray id: no timestamp), for scale. "
         "⁵ batches of 100 prepared spans (10 traces of 1 root + 9 children, 3 attributes each) "
         "exported to `io::sink()`; per span = per batch ÷ 100.",
+        "",
+        "### X-Ray sampling rules: what deciding a root costs",
+        "",
+        "The root of `#[xray_root(attrs(http.request.method = \"GET\", url.path = ...))]`, decided by "
+        "20 rules with wildcard paths (the matching rule last, then `Default`) next to the same root "
+        "under `parentbased_always_on` (`benches/xray_rules.rs`). These roots are timed in runs of "
+        "1,000 calls with a flush in between, untimed: every sampled root is exported, and the "
+        "export thread does not run while the clock does. (Timed while it runs, a sampled root's "
+        "figure depends on how many spans the export thread happens to take and free meanwhile, "
+        "which moves it by more than the rules cost, from run to run.)",
+        "",
+        rules_section(d),
         "",
         "### Every configuration",
         "",

@@ -40,6 +40,41 @@ pub fn bench<F: FnMut(u64) -> u64>(c: &mut Criterion, id: &str, mut f: F) -> u64
     calls
 }
 
+/// [`bench`] in runs of `run` calls with `flush` between them, untimed:
+/// every span is exported (the queue holds a run), and the export thread
+/// works only while the clock is stopped, so it neither competes with the
+/// calling thread for the cores nor frees its memory while it runs. Two
+/// configurations measured this way differ only in what the calling
+/// thread does. Returns how many calls were made.
+pub fn bench_in_runs<F: FnMut(u64) -> u64>(
+    c: &mut Criterion,
+    id: &str,
+    run: u64,
+    flush: &dyn Fn(),
+    mut f: F,
+) -> u64 {
+    let mut calls = 0u64;
+    c.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = std::time::Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let n = run.min(iters - done);
+                let start = Instant::now();
+                for i in done..done + n {
+                    black_box(f(black_box(i)));
+                }
+                elapsed += start.elapsed();
+                flush();
+                done += n;
+            }
+            calls += iters;
+            elapsed
+        })
+    });
+    calls
+}
+
 /// What a benchmark that exports spans started and what reached the
 /// exporter; written to stderr and appended to
 /// `<target>/xray-bench/exported.tsv` (read by `report.py`).
