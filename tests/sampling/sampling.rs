@@ -121,6 +121,16 @@ fn job(kind: &str) {}
 #[xray_root(trace_header = header, attrs(job = kind))]
 fn continued_job(header: &str, kind: &str) {}
 
+// The arguments are read by the attribute only (unused when tracing is compiled out).
+#[allow(unused_variables)]
+#[xray_root(attrs(http.method = "GET", http.request.method = method, url.path = path))]
+fn request(method: &str, path: &str) {}
+
+/// An older key's string value stands in for a current key's that is not a
+/// string (and the method is then known: `GET`, left to the default rule).
+#[xray_root(attrs(http.request.method = 7, http.method = "GET", http.target = "/api/x"))]
+fn odd_request() {}
+
 #[traced]
 fn plain_work() {}
 
@@ -152,6 +162,10 @@ fn local_rules_see_a_roots_attributes_and_http_fields_and_name_the_rule() {
     job("nightly-backup");
     job("hourly-report");
     plain_work();
+    // `#[xray_root]`'s attrs name the request: the current keys win.
+    request("POST", "/api/carts");
+    request("GET", "/api/carts");
+    odd_request();
     let post = Span::root_with_attributes(
         "POST /api/orders",
         SpanKind::Server,
@@ -209,6 +223,7 @@ fn local_rules_see_a_roots_attributes_and_http_fields_and_name_the_rule() {
             owned("continued_job", Some("hourly-sampled-by-caller"), None),
             owned("continued_job", Some("nightly-asked"), Some("nightly-jobs")),
             owned("job", Some("nightly-backup"), Some("nightly-jobs")),
+            owned("request", None, Some("api-posts")),
         ],
         "{spans:#?}"
     );
