@@ -1,14 +1,20 @@
 //! xray's roots decided by X-Ray's sampling rules: 20 rules with wildcard
 //! paths, the matching one last, next to the same root under the default
 //! sampler (`parentbased_always_on`), sampled and sampled out; and a child
-//! span under a root the rules sampled.
+//! span under a root of each.
 //!
-//! The roots are timed in runs of [`RUN`] calls, flushed in between
-//! (untimed; see `common::bench_in_runs`): every sampled root is exported,
-//! and the export thread never runs while the clock does. Timed while it
-//! runs, the sampled roots' figures depend on how many spans it happens to
-//! take (and free) during the measurement, which differs from run to run
-//! and between configurations by more than the rules cost.
+//! What is compared is what the calling thread does, so the measurement
+//! leaves out what the export thread does meanwhile:
+//! - every span is timed in runs of [`RUN`] calls, flushed in between
+//!   (untimed; see `common::bench_in_runs`): every sampled span is exported,
+//!   and the export thread does not run while the clock does;
+//! - the process keeps to one CPU, so the export thread's flushes and the
+//!   calling thread share its caches: the memory the export thread frees is
+//!   not fetched back from another core's cache by the next run.
+//!
+//! Either way, timed while the export thread runs on the other core, a
+//! sampled span's figure depends on how much it happens to take and free
+//! meanwhile, which moves it from run to run by more than the rules cost.
 
 use xray_bench::{exported_spans, xray};
 use xray_runtime::{Guard, SamplerKind};
@@ -26,44 +32,50 @@ fn flusher(guard: &Guard) -> impl Fn() + '_ {
     }
 }
 
+/// Keeps this process (and the threads it starts from now on) on the CPU
+/// it runs on.
+fn stay_on_one_cpu() {
+    // SAFETY: `sched_getcpu` has no preconditions; `set` is a zeroed
+    // `cpu_set_t` that outlives the `sched_setaffinity` call, which is
+    // given its size.
+    unsafe {
+        let cpu = libc::sched_getcpu();
+        if cpu < 0 {
+            return;
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            eprintln!("xray_rules: could not keep to CPU {cpu}; figures will be noisier");
+        }
+    }
+}
+
+/// A root per call and a child of one long-lived root, each timed in runs,
+/// with the spans that reach the exporter counted.
+fn roots_and_children(c: &mut criterion::Criterion, guard: &Guard, root_id: &str, child_id: &str) {
+    let flush = flusher(guard);
+    let before = exported_spans();
+    let calls = common::bench_in_runs(c, root_id, RUN, &flush, xray::http_root);
+    common::report_export(root_id, calls, 1, exported_spans() - before);
+    let before = exported_spans();
+    let calls = xray::under_root(|| common::bench_in_runs(c, child_id, RUN, &flush, xray::span));
+    flush();
+    // The long-lived root is exported too.
+    let children = (exported_spans() - before).saturating_sub(1);
+    common::report_export(child_id, calls, 1, children);
+}
+
 fn main() {
+    stay_on_one_cpu();
     let mut c = common::criterion();
 
     let guard = xray::init(SamplerKind::ParentBasedAlwaysOn);
-    let before = exported_spans();
-    let calls = common::bench_in_runs(
-        &mut c,
-        "xray_http_root_always_on",
-        RUN,
-        &flusher(&guard),
-        xray::http_root,
-    );
-    common::report_export(
-        "xray_http_root_always_on",
-        calls,
-        1,
-        exported_spans() - before,
-    );
+    roots_and_children(&mut c, &guard, "xray_http_root_always_on", "xray_child_always_on");
     drop(guard);
 
     let guard = xray::init_rules(1.0);
-    let before = exported_spans();
-    let calls = common::bench_in_runs(
-        &mut c,
-        "xray_http_root_rules_sampled",
-        RUN,
-        &flusher(&guard),
-        xray::http_root,
-    );
-    common::report_export(
-        "xray_http_root_rules_sampled",
-        calls,
-        1,
-        exported_spans() - before,
-    );
-    xray::under_root(|| {
-        common::bench(&mut c, "xray_child_rules", xray::span);
-    });
+    roots_and_children(&mut c, &guard, "xray_http_root_rules_sampled", "xray_child_rules");
     drop(guard);
 
     let guard = xray::init_rules(0.0);

@@ -249,6 +249,10 @@ const CONFIGS: &[(&str, &str)] = &[
         "the same root decided by 20 X-Ray sampling rules (the match last), sampled out",
     ),
     (
+        "xray_child_always_on",
+        "xray #[traced], child of a long-lived root, parentbased_always_on",
+    ),
+    (
         "xray_child_rules",
         "xray #[traced], child of a long-lived root the X-Ray sampling rules sampled",
     ),
@@ -408,6 +412,13 @@ fn probe(config: &str, n: u64) -> Result<Outcome, String> {
             let guard = xray::init_rules(0.0);
             let outcome = Outcome::plain(run(n, xray::http_root), 1);
             drop(guard);
+            outcome
+        }
+        "xray_child_always_on" => {
+            let guard = xray::init(SamplerKind::ParentBasedAlwaysOn);
+            let counts = xray::under_root(|| run(n, xray::span));
+            let mut outcome = xray_exported(n, 1, guard, counts);
+            outcome.expected = outcome.expected.map(|e| e + 1);
             outcome
         }
         "xray_child_rules" => {
