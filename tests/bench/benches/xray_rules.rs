@@ -71,11 +71,21 @@ fn main() {
     let mut c = common::criterion();
 
     let guard = xray::init(SamplerKind::ParentBasedAlwaysOn);
-    roots_and_children(&mut c, &guard, "xray_http_root_always_on", "xray_child_always_on");
+    roots_and_children(
+        &mut c,
+        &guard,
+        "xray_http_root_always_on",
+        "xray_child_always_on",
+    );
     drop(guard);
 
     let guard = xray::init_rules(1.0);
-    roots_and_children(&mut c, &guard, "xray_http_root_rules_sampled", "xray_child_rules");
+    roots_and_children(
+        &mut c,
+        &guard,
+        "xray_http_root_rules_sampled",
+        "xray_child_rules",
+    );
     drop(guard);
 
     let guard = xray::init_rules(0.0);

@@ -16,7 +16,9 @@
 //! * `cpu`: a fixed rate (`--cpu-rate`, default 50,000 spans/s) for
 //!   `--cpu-secs` (4): CPU time per span received;
 //! * `max` then `bisect`: flat out, then target rates bisected between the
-//!   fastest loss-free and the slowest lossy step (`--bisect` steps of
+//!   fastest loss-free and the slowest lossy step, `--rounds` times (3) per
+//!   series, the rounds taking turns over the series; the loss-free rate is
+//!   the median of the rounds' (`--bisect` steps of
 //!   `--step-secs` seconds).
 //!
 //! Before them, `idle` (each contender and protocol: `init`, sleep
@@ -257,6 +259,9 @@ struct Plan {
     cpu_secs: f64,
     step_secs: f64,
     bisect: u32,
+    /// Bisections per series (`--rounds`): the loss-free rate reported is
+    /// their median.
+    rounds: u32,
     idle_secs: f64,
     flush_spans: u64,
     flush_protocols: Vec<Transport>,
@@ -283,6 +288,7 @@ impl Plan {
             cpu_secs: parsed(args, "--cpu-secs", 4.0)?,
             step_secs: parsed(args, "--step-secs", 3.0)?,
             bisect: parsed(args, "--bisect", 5)?,
+            rounds: parsed::<u32>(args, "--rounds", 3)?.max(1),
             idle_secs: parsed(args, "--idle-secs", 10.0)?,
             flush_spans: parsed(args, "--flush-spans", 1_000_000)?,
             flush_protocols: list(args, "--flush-protocols", "http", Transport::parse)?,
@@ -295,7 +301,7 @@ impl Plan {
             tls: flag(args, "--tls"),
             sigv4: flag(args, "--sigv4"),
             instructions: flag(args, "--instructions"),
-            budget: Duration::from_secs_f64(parsed(args, "--budget-secs", 360.0)?),
+            budget: Duration::from_secs_f64(parsed(args, "--budget-secs", 900.0)?),
         };
         if let Some(unknown) = args.iter().find(|a| {
             a.starts_with("--")
@@ -307,6 +313,7 @@ impl Plan {
                     "--cpu-secs",
                     "--step-secs",
                     "--bisect",
+                    "--rounds",
                     "--idle-secs",
                     "--flush-spans",
                     "--flush-protocols",
@@ -481,6 +488,8 @@ fn spawn(spec: &StepSpec, receiver: &Receiver) -> Result<Running, String> {
 struct Step {
     spec: StepSpec,
     kind: &'static str,
+    /// Which bisection of its series a `max` or `bisect` step belongs to.
+    round: u32,
     out: String,
     notes: Vec<String>,
     failed: bool,
@@ -603,6 +612,7 @@ impl Running {
         Step {
             spec: self.spec,
             kind,
+            round: 0,
             out: out.lines().last().unwrap_or_default().to_owned(),
             notes,
             failed,
@@ -836,36 +846,47 @@ fn drive(args: &[String]) -> Result<(), String> {
         steps.push(run(&spec, receiver, "baseline")?);
     }
 
-    // Fixed-rate CPU steps and bisections, contenders interleaved.
-    for &transport in &plan.protocols {
-        for &nagle in &plan.receivers {
-            let receiver = receivers.find(transport, nagle).ok_or("receiver missing")?;
-            for &contender in &plan.contenders {
-                let label = || {
-                    format!(
-                        "{} {} {}",
-                        contender.name(),
-                        transport.name(),
-                        receiver.name()
-                    )
-                };
-                if plan.runs("cpu")
-                    && budget.fits(plan.cpu_secs + STEP_OVERHEAD, || format!("cpu {}", label()))
-                {
-                    let mut spec = spec_for(contender, receiver, "rate");
-                    spec.rate = plan.cpu_rate;
-                    spec.secs = plan.cpu_secs;
-                    steps.push(run(&spec, receiver, "cpu")?);
-                }
-                if plan.runs("bisect") {
-                    bisect(
-                        &plan,
-                        &spec_for(contender, receiver, "rate"),
-                        receiver,
-                        &mut budget,
-                        &mut steps,
-                    )?;
-                }
+    // Fixed-rate CPU steps, contenders interleaved; then the bisections,
+    // round after round over every series, so that a slow moment of the
+    // machine falls on one round of several series rather than on every
+    // round of one.
+    let series: Vec<(Transport, bool, Contender)> = plan
+        .protocols
+        .iter()
+        .flat_map(|&t| plan.receivers.iter().map(move |&n| (t, n)))
+        .flat_map(|(t, n)| plan.contenders.iter().map(move |&c| (t, n, c)))
+        .collect();
+    for &(transport, nagle, contender) in &series {
+        let receiver = receivers.find(transport, nagle).ok_or("receiver missing")?;
+        let label = || {
+            format!(
+                "{} {} {}",
+                contender.name(),
+                transport.name(),
+                receiver.name()
+            )
+        };
+        if plan.runs("cpu")
+            && budget.fits(plan.cpu_secs + STEP_OVERHEAD, || format!("cpu {}", label()))
+        {
+            let mut spec = spec_for(contender, receiver, "rate");
+            spec.rate = plan.cpu_rate;
+            spec.secs = plan.cpu_secs;
+            steps.push(run(&spec, receiver, "cpu")?);
+        }
+    }
+    if plan.runs("bisect") {
+        for round in 0..plan.rounds {
+            for &(transport, nagle, contender) in &series {
+                let receiver = receivers.find(transport, nagle).ok_or("receiver missing")?;
+                bisect(
+                    &plan,
+                    &spec_for(contender, receiver, "rate"),
+                    receiver,
+                    round,
+                    &mut budget,
+                    &mut steps,
+                )?;
             }
         }
     }
@@ -956,21 +977,29 @@ fn bisect(
     plan: &Plan,
     base: &StepSpec,
     receiver: &Receiver,
+    round: u32,
     budget: &mut Budget,
     steps: &mut Vec<Step>,
 ) -> Result<(), String> {
     let label = || {
         format!(
-            "bisect {} {} {}",
+            "bisect {} {} {} (round {})",
             base.contender.name(),
             base.transport.name(),
-            base.receiver
+            base.receiver,
+            round + 1
         )
+    };
+    let run = |spec: &StepSpec, kind| {
+        run(spec, receiver, kind).map(|mut step| {
+            step.round = round;
+            step
+        })
     };
     if !budget.fits(plan.step_secs + STEP_OVERHEAD, label) {
         return Ok(());
     }
-    let max = run(base, receiver, "max")?;
+    let max = run(base, "max")?;
     steps.push(max.clone());
     if max.lossless() {
         // The producer, not the export path, set the pace.
@@ -998,7 +1027,7 @@ fn bisect(
         };
         let mut spec = base.clone();
         spec.rate = target;
-        let s = run(&spec, receiver, "bisect")?;
+        let s = run(&spec, "bisect")?;
         // A step that could not reach its target rate is judged at the
         // rate it reached.
         if s.lossless() {
@@ -1011,7 +1040,35 @@ fn bisect(
     Ok(())
 }
 
-/// The highest loss-free rate measured for each series.
+/// The median over rounds of the highest loss-free rate of each round (a
+/// round with none counts as 0).
+fn median_loss_free(series: &[&Step]) -> Option<f64> {
+    let mut rounds: Vec<u32> = series
+        .iter()
+        .filter(|t| matches!(t.kind, "max" | "bisect"))
+        .map(|t| t.round)
+        .collect();
+    rounds.sort_unstable();
+    rounds.dedup();
+    let mut best: Vec<f64> = rounds
+        .iter()
+        .map(|&r| {
+            series
+                .iter()
+                .filter(|t| matches!(t.kind, "max" | "bisect") && t.round == r && t.lossless())
+                .map(|t| t.rate())
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    if best.is_empty() {
+        return None;
+    }
+    best.sort_by(f64::total_cmp);
+    Some(best[best.len() / 2])
+}
+
+/// The loss-free rate (median of the rounds) and the CPU per span of each
+/// series.
 fn summarize(steps: &[Step]) {
     let mut seen: Vec<(Contender, Transport, &str)> = Vec::new();
     for s in steps.iter().filter(|s| s.spec.contender != Contender::None) {
@@ -1024,11 +1081,7 @@ fn summarize(steps: &[Step]) {
             .iter()
             .filter(|t| (t.spec.contender, t.spec.transport, t.spec.receiver) == key)
             .collect();
-        let ok = series
-            .iter()
-            .filter(|t| t.kind != "cpu" && t.lossless())
-            .map(|t| t.rate())
-            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+        let ok = median_loss_free(&series);
         let cpu = series
             .iter()
             .find(|t| t.kind == "cpu")
@@ -1087,7 +1140,7 @@ fn write_results(
     let ms = |us: u64| format!("{:.3}", us as f64 / 1e3);
 
     let mut tsv = String::from(
-        "contender\tprotocol\treceiver\toptions\tkind\ttarget_per_s\tproduced\tsecs\trate_per_s\t\
+        "contender\tprotocol\treceiver\toptions\tkind\tround\ttarget_per_s\tproduced\tsecs\trate_per_s\t\
          received\tlost\trequests\twire_bytes\tbody_bytes\tgzip_requests\tsigned_requests\t\
          rejected_requests\ttls_failures\tcpu_user_ms\tcpu_sys_ms\tinit_cpu_ms\tcpu_ns_per_span\t\
          peak_rss_kib\tshutdown_ms\tself_lost\tthread_cpu_ms\tnotes\n",
@@ -1095,12 +1148,13 @@ fn write_results(
     for s in steps {
         let _ = writeln!(
             tsv,
-            "{}\t{}\t{}\t{}\t{}\t{:.0}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{:.0}\t{}\t{:.3}\t{:.0}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             s.spec.contender.name(),
             s.protocol(),
             s.spec.receiver,
             s.spec.options(),
             s.kind,
+            s.round,
             s.spec.rate,
             s.produced(),
             s.secs(),
@@ -1249,6 +1303,7 @@ fn write_results(
         ("cpu_secs", plan.cpu_secs.to_string()),
         ("step_secs", plan.step_secs.to_string()),
         ("bisect", plan.bisect.to_string()),
+        ("rounds", plan.rounds.to_string()),
         ("idle_secs", plan.idle_secs.to_string()),
         ("flush_spans", plan.flush_spans.to_string()),
         ("total_secs", format!("{total:.1}")),
