@@ -5,7 +5,7 @@
 #   bash tests/bench/throughput.sh     (the OTLP export path, xray and the raw SDK)
 # Options are passed to report.py (--label TEXT, --stdout, --target DIR).
 #
-#   bash tests/bench/report.sh --all   # runs the three first, then reports (~17 min)
+#   bash tests/bench/report.sh --all   # runs the three first, then reports (~30 min)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "${here}/../.."

@@ -4,16 +4,17 @@
 # into counting OTLP receivers run by the driver: CPU per exported span at
 # a fixed rate, the highest loss-free rate (one producer thread), idle CPU,
 # and flushing a million pending spans; OTLP/HTTP and OTLP/gRPC, receivers
-# with Nagle's algorithm on and with TCP_NODELAY. About 5 minutes. One
+# with Nagle's algorithm on and with TCP_NODELAY; the loss-free rate is
+# the median of 3 bisections per series. About 12 minutes. One
 # command:
 #
 #   bash tests/bench/throughput.sh [options]
 #
 # Options (see src/bin/throughput.rs): --contenders xray,sdk
 # --protocols http,grpc --receivers nagle,nodelay --cpu-rate 50000
-# --cpu-secs 4 --step-secs 3 --bisect 5 --idle-secs 10
+# --cpu-secs 4 --step-secs 3 --bisect 5 --rounds 3 --idle-secs 10
 # --flush-spans 1000000 --flush-protocols http
-# --skip baseline,cpu,bisect,idle,flush --budget-secs 360; and the secure
+# --skip baseline,cpu,bisect,idle,flush --budget-secs 900; and the secure
 # path: --gzip, --tls (receivers speak TLS with a certificate generated for
 # the run), --sigv4 (OTLP/HTTP requests signed). --tls and --sigv4 build the
 # binary with the `secure` feature (rustls, aws-sigv4); the plain run links
