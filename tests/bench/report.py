@@ -367,12 +367,17 @@ def _loss_free(rows, contender, proto, recv):
     return (median if median > 0 else None), (min(bad) if bad else None), bound, best
 
 
+def _cpu_rows(rows, contender, proto, recv):
+    """The CPU steps of a series (one per round), by CPU per span."""
+    mine = [r for r in rows if r["contender"] == contender and r["protocol"] == proto
+            and r["receiver"] == recv and r["kind"] == "cpu" and _f(r, "cpu_ns_per_span") is not None]
+    return sorted(mine, key=lambda r: _f(r, "cpu_ns_per_span"))
+
+
 def _cpu_row(rows, contender, proto, recv):
-    for r in rows:
-        if r["contender"] == contender and r["protocol"] == proto and r["receiver"] == recv \
-                and r["kind"] == "cpu":
-            return r
-    return None
+    """The median CPU step of a series (the middle one of its rounds)."""
+    mine = _cpu_rows(rows, contender, proto, recv)
+    return mine[len(mine) // 2] if mine else None
 
 
 def export_section(target):
@@ -435,7 +440,8 @@ def export_section(target):
     # CPU per span.
     out += [f"#### CPU per exported span at {cpu_rate:,.0f} spans/s", "",
             "User + system CPU time of the whole step process (all threads, from start to after "
-            "shutdown) ÷ spans the receiver got.", "",
+            "shutdown) ÷ spans the receiver got: the median of the rounds (in brackets each "
+            "round's, lowest first).", "",
             "| protocol | receiver | xray | raw SDK | xray ÷ SDK | lost (xray · SDK) | bytes/span (xray · SDK) |",
             "|---|---|---|---|---|---|---|"]
     for proto in protos:
@@ -453,18 +459,34 @@ def export_section(target):
                 if not row or not int(row["received"]):
                     return "-"
                 return f"{int(row['body_bytes']) / int(row['received']):.1f}"
-            out.append(f"| {PROTOCOL[proto]} | {RECEIVER[recv]} | {'-' if cx is None else f'{cx:,.0f} ns'} "
-                       f"| {'-' if cs is None else f'{cs:,.0f} ns'} | {_ratio_s(_ratio(cx, cs))} "
+            def cell(v, contender):
+                if v is None:
+                    return "-"
+                every = _cpu_rows(steps, contender, proto, recv)
+                if len(every) < 2:
+                    return f"{v:,.0f} ns"
+                rounds = " · ".join(f"{_f(r, 'cpu_ns_per_span'):,.0f}" for r in every)
+                return f"{v:,.0f} ns ({rounds})"
+            out.append(f"| {PROTOCOL[proto]} | {RECEIVER[recv]} | {cell(cx, 'xray')} "
+                       f"| {cell(cs, 'sdk')} | {_ratio_s(_ratio(cx, cs))} "
                        f"| {lost(x)} · {lost(s_)} | {bps(x)} · {bps(s_)} |")
     base_row = next((r for r in steps if r["kind"] == "baseline"), None)
     if base_row:
         out += ["", f"Floor: the same paced loop with no tracing (process start, the pacer's sleeps) "
                     f"costs {_f(base_row, 'cpu_ns_per_span') or 0:,.0f} ns per call."]
-    cpu_rows = [r for r in steps if r["kind"] in ("baseline", "cpu") and r.get("thread_cpu_ms")]
+    # The baseline, then each series' median CPU step.
+    cpu_rows = [r for r in steps if r["kind"] == "baseline"][:1]
+    for proto in protos:
+        for recv in recvs:
+            for c in ("xray", "sdk"):
+                row = _cpu_row(steps, c, proto, recv)
+                if row is not None:
+                    cpu_rows.append(row)
+    cpu_rows = [r for r in cpu_rows if r.get("thread_cpu_ms")]
     if cpu_rows:
         out += ["", "Where it goes: CPU time of each thread alive before shutdown, by name (the "
                     "scheduler's run time; the kernel cuts names at 15 characters; `throughput` is the thread "
-                    "making the spans).", "",
+                    "making the spans), in the median CPU step of each series.", "",
                 "| contender | protocol | receiver | whole process | by thread |", "|---|---|---|---|---|"]
         for r in cpu_rows:
             threads = ", ".join(f"{name} {ms} ms" for name, ms in
@@ -563,7 +585,7 @@ def export_section(target):
         made, lost = int(r["produced"]), int(r["lost"])
         tgt = _f(r, "target_per_s") or 0
         kind = r["kind"]
-        if rounds and kind in ("max", "bisect"):
+        if rounds and kind in ("cpu", "max", "bisect"):
             kind += f" {int(r.get('round') or 0) + 1}"
         cpu = (_f(r, "cpu_user_ms") or 0) + (_f(r, "cpu_sys_ms") or 0)
         per = _f(r, "cpu_ns_per_span")

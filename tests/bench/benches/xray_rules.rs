@@ -32,20 +32,28 @@ fn flusher(guard: &Guard) -> impl Fn() + '_ {
     }
 }
 
-/// Keeps this process (and the threads it starts from now on) on the CPU
-/// it runs on.
+/// Keeps this process (and the threads it starts from now on) on one CPU:
+/// the last one it may run on (the first usually takes more of the
+/// machine's interrupts).
 fn stay_on_one_cpu() {
-    // SAFETY: `sched_getcpu` has no preconditions; `set` is a zeroed
-    // `cpu_set_t` that outlives the `sched_setaffinity` call, which is
-    // given its size.
+    // SAFETY: `set` is a zeroed `cpu_set_t` that outlives both calls, which
+    // are given its size; `CPU_ISSET`/`CPU_ZERO`/`CPU_SET` stay within it
+    // (`cpu` < `CPU_SETSIZE`).
     unsafe {
-        let cpu = libc::sched_getcpu();
-        if cpu < 0 {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        if libc::sched_getaffinity(0, size, &mut set) != 0 {
             return;
         }
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu as usize, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+        let Some(cpu) = (0..libc::CPU_SETSIZE as usize)
+            .rev()
+            .find(|&cpu| libc::CPU_ISSET(cpu, &set))
+        else {
+            return;
+        };
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, size, &set) != 0 {
             eprintln!("xray_rules: could not keep to CPU {cpu}; figures will be noisier");
         }
     }

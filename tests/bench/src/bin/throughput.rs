@@ -14,7 +14,8 @@
 //!
 //! For each (protocol, receiver, contender):
 //! * `cpu`: a fixed rate (`--cpu-rate`, default 50,000 spans/s) for
-//!   `--cpu-secs` (4): CPU time per span received;
+//!   `--cpu-secs` (4): CPU time per span received, `--rounds` times (3),
+//!   the rounds taking turns over the series; the median is reported;
 //! * `max` then `bisect`: flat out, then target rates bisected between the
 //!   fastest loss-free and the slowest lossy step, `--rounds` times (3) per
 //!   series, the rounds taking turns over the series; the loss-free rate is
@@ -846,33 +847,37 @@ fn drive(args: &[String]) -> Result<(), String> {
         steps.push(run(&spec, receiver, "baseline")?);
     }
 
-    // Fixed-rate CPU steps, contenders interleaved; then the bisections,
-    // round after round over every series, so that a slow moment of the
-    // machine falls on one round of several series rather than on every
-    // round of one.
+    // Fixed-rate CPU steps, then the bisections, each in rounds that take
+    // turns over every series, so that a slow moment of the machine falls
+    // on one round of several series rather than on every round of one.
     let series: Vec<(Transport, bool, Contender)> = plan
         .protocols
         .iter()
         .flat_map(|&t| plan.receivers.iter().map(move |&n| (t, n)))
         .flat_map(|(t, n)| plan.contenders.iter().map(move |&c| (t, n, c)))
         .collect();
-    for &(transport, nagle, contender) in &series {
-        let receiver = receivers.find(transport, nagle).ok_or("receiver missing")?;
-        let label = || {
-            format!(
-                "{} {} {}",
-                contender.name(),
-                transport.name(),
-                receiver.name()
-            )
-        };
-        if plan.runs("cpu")
-            && budget.fits(plan.cpu_secs + STEP_OVERHEAD, || format!("cpu {}", label()))
-        {
-            let mut spec = spec_for(contender, receiver, "rate");
-            spec.rate = plan.cpu_rate;
-            spec.secs = plan.cpu_secs;
-            steps.push(run(&spec, receiver, "cpu")?);
+    if plan.runs("cpu") {
+        for round in 0..plan.rounds {
+            for &(transport, nagle, contender) in &series {
+                let receiver = receivers.find(transport, nagle).ok_or("receiver missing")?;
+                let label = || {
+                    format!(
+                        "cpu {} {} {} (round {})",
+                        contender.name(),
+                        transport.name(),
+                        receiver.name(),
+                        round + 1
+                    )
+                };
+                if budget.fits(plan.cpu_secs + STEP_OVERHEAD, label) {
+                    let mut spec = spec_for(contender, receiver, "rate");
+                    spec.rate = plan.cpu_rate;
+                    spec.secs = plan.cpu_secs;
+                    let mut step = run(&spec, receiver, "cpu")?;
+                    step.round = round;
+                    steps.push(step);
+                }
+            }
         }
     }
     if plan.runs("bisect") {
@@ -1067,8 +1072,8 @@ fn median_loss_free(series: &[&Step]) -> Option<f64> {
     Some(best[best.len() / 2])
 }
 
-/// The loss-free rate (median of the rounds) and the CPU per span of each
-/// series.
+/// The loss-free rate and the CPU per span of each series (medians of the
+/// rounds).
 fn summarize(steps: &[Step]) {
     let mut seen: Vec<(Contender, Transport, &str)> = Vec::new();
     for s in steps.iter().filter(|s| s.spec.contender != Contender::None) {
@@ -1082,10 +1087,13 @@ fn summarize(steps: &[Step]) {
             .filter(|t| (t.spec.contender, t.spec.transport, t.spec.receiver) == key)
             .collect();
         let ok = median_loss_free(&series);
-        let cpu = series
+        let mut cpus: Vec<f64> = series
             .iter()
-            .find(|t| t.kind == "cpu")
-            .and_then(|t| t.cpu_ns_per_span());
+            .filter(|t| t.kind == "cpu")
+            .filter_map(|t| t.cpu_ns_per_span())
+            .collect();
+        cpus.sort_by(f64::total_cmp);
+        let cpu = cpus.get(cpus.len() / 2).copied();
         println!(
             "{:<4} {:<4} {:<7} loss-free {:>10}  CPU/span {:>8}",
             key.0.name(),
