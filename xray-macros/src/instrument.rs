@@ -311,7 +311,7 @@ fn parent(options: &SpanOptions<'_>) -> Option<TokenStream> {
 
 fn value_tokens(format: Format, value: &TokenStream, span: Span) -> TokenStream {
     let private = private_at(span);
-    if let Some(literal) = short_literal(format, value) {
+    if let Some(literal) = plain_literal(format, value) {
         return quote_spanned!(span=> #private::literal_value(#literal));
     }
     match format {
@@ -321,12 +321,13 @@ fn value_tokens(format: Format, value: &TokenStream, span: Span) -> TokenStream 
     }
 }
 
-/// A string literal recorded as it is: one no longer than the runtime's
-/// `MAX_VALUE_LEN` (1024 bytes), which needs neither cutting nor copying.
-fn short_literal(format: Format, value: &TokenStream) -> Option<syn::LitStr> {
-    let literal = syn::parse2::<syn::LitStr>(value.clone()).ok()?;
-    let plain = matches!(format, Format::Auto | Format::Display);
-    (plain && literal.value().len() <= 1024).then_some(literal)
+/// A string literal recorded as written (`Debug` would quote it), which the
+/// runtime records without copying it.
+fn plain_literal(format: Format, value: &TokenStream) -> Option<syn::LitStr> {
+    if !matches!(format, Format::Auto | Format::Display) {
+        return None;
+    }
+    syn::parse2::<syn::LitStr>(value.clone()).ok()
 }
 
 /// The closure that records attributes when the span is sampled.
@@ -362,7 +363,7 @@ fn recorder(options: &SpanOptions<'_>) -> TokenStream {
         let key = &field.key;
         let expr = &field.value;
         let value = match field.format {
-            Format::Auto if short_literal(field.format, &expr.to_token_stream()).is_none() => {
+            Format::Auto if plain_literal(field.format, &expr.to_token_stream()).is_none() => {
                 let private = private_at(expr.span());
                 quote_spanned!(expr.span()=> #private::annotation_value(&(#expr)))
             }

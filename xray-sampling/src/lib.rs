@@ -48,6 +48,8 @@ mod rule;
 mod ruleset;
 mod sampler;
 mod state;
+#[cfg(test)]
+mod test_rng;
 pub mod timestamp;
 mod wildcard;
 

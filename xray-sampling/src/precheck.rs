@@ -9,7 +9,7 @@
 //! comparison per rule. Larger sets try the rules' pre-checks one by one
 //! ([`Linear`]).
 
-use crate::fields::{FIELDS, Texts};
+use crate::fields::Texts;
 use crate::wildcard::{QuickKey, word};
 
 /// A rule's pre-check: the quick key of its first checked field that has
@@ -131,7 +131,7 @@ pub(crate) struct Index {
 /// The pre-checks that look at one field.
 struct FieldChecks {
     /// Index of the field in [`Texts::raw`].
-    field: usize,
+    field: u8,
     /// Every rule whose pre-check looks at the field: all candidates when
     /// the request's text there cannot be checked on bytes.
     rules: u64,
@@ -146,7 +146,7 @@ struct FieldChecks {
 /// The keys of one field while an [`Index`] is built: its full 8-byte keys
 /// grouped by where they look, and the keys with holes.
 struct FieldKeys {
-    field: usize,
+    field: u8,
     rules: u64,
     groups: Vec<(u32, Vec<(u64, QuickKey)>)>,
     holes: Vec<(u64, QuickKey)>,
@@ -185,7 +185,7 @@ impl Index {
                 always |= bit;
                 continue;
             };
-            let field = usize::from(q.field) % FIELDS;
+            let field = q.field;
             let at = match fields.iter().position(|f| f.field == field) {
                 Some(at) => at,
                 None => {
@@ -226,7 +226,6 @@ impl Index {
                         windows.push(Window::new(start, &keys));
                     }
                 }
-                scanned.sort_by_key(|(bit, _)| *bit);
                 FieldChecks {
                     field: keys.field,
                     rules: keys.rules,
@@ -252,12 +251,9 @@ impl Index {
             // Pre-checks only look at fields that are known and ASCII. (An
             // unknown field matches implicitly and a non-ASCII one needs
             // full case folding, so neither may be rejected on bytes.)
-            let text = match texts.raw.get(checks.field) {
-                Some(text) if texts.is_ascii(checks.field) => text.as_bytes(),
-                _ => {
-                    bits |= checks.rules;
-                    continue;
-                }
+            let Some(text) = texts.checkable(checks.field) else {
+                bits |= checks.rules;
+                continue;
             };
             for window in checks.windows.iter() {
                 bits |= window.candidates(text);

@@ -720,25 +720,7 @@ fn pre_checks(rules: &[CompiledRule]) -> Vec<Option<Quick>> {
 mod tests {
     use super::*;
     use crate::fields::FIELDS;
-
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn pick<'a>(&mut self, options: &[&'a str]) -> &'a str {
-            options[self.below(options.len())]
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// A pattern or a text: a few shapes that share windows (paths of one
     /// API at two depths, suffixes), in random case, with `?` and `*` in

@@ -453,6 +453,7 @@ fn match_chars(p: &[char], text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     /// A literal transcription of `aws_xray_sdk.core.utils.search_pattern.
     /// wildcard_match` (2.15.0) on characters, with its branch order and its
@@ -594,20 +595,6 @@ mod tests {
         assert_eq!(Pattern::new("/a?c/*/x").kind, Kind::General);
         assert_eq!(Pattern::new("a*b").kind, Kind::General);
         assert_eq!(Pattern::new("**").kind, Kind::General);
-    }
-
-    /// xorshift64*: deterministic, dependency-free.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
     }
 
     fn random_string(rng: &mut Rng, alphabet: &[char], max: usize) -> String {

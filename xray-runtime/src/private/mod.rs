@@ -184,11 +184,17 @@ impl<T: TraceHeaderArg> TraceHeaderArg for Option<T> {
 // ---------------------------------------------------------------------------
 // Values.
 
-/// A string literal in `attrs(...)` or `annotations(...)` (no longer than
-/// [`crate::MAX_VALUE_LEN`], which the macros check): recorded as it is,
-/// without copying it.
+/// A string literal in `attrs(...)` or `annotations(...)`: recorded as it
+/// is, without copying it, unless it is longer than
+/// [`crate::MAX_VALUE_LEN`] (then cut, as any other string). Always inlined:
+/// the literal's length is then known where it is checked.
+#[inline(always)]
 pub fn literal_value(value: &'static str) -> Value {
-    Value::String(value.into())
+    if value.len() <= crate::MAX_VALUE_LEN {
+        Value::String(value.into())
+    } else {
+        display_value(value)
+    }
 }
 
 /// `%expr` in `attrs(...)`.
@@ -253,12 +259,14 @@ mod tests {
     }
 
     #[test]
-    fn literals_are_recorded_as_written() {
-        // xray-macros passes string literals up to 1024 bytes through
-        // `literal_value` uncut: that must be the longest value kept.
-        assert_eq!(crate::MAX_VALUE_LEN, 1024);
-        let text = "x".repeat(crate::MAX_VALUE_LEN);
-        let literal: &'static str = Box::leak(text.into_boxed_str());
-        assert_eq!(literal_value(literal), display_value(literal));
+    fn literals_are_recorded_as_written_and_cut_like_other_strings() {
+        for len in [0, crate::MAX_VALUE_LEN, crate::MAX_VALUE_LEN + 1] {
+            let literal: &'static str = Box::leak("x".repeat(len).into_boxed_str());
+            assert_eq!(
+                literal_value(literal),
+                display_value(literal),
+                "{len} bytes"
+            );
+        }
     }
 }

@@ -206,7 +206,7 @@ pub const fn request_key(key: &str) -> RequestKey {
 /// seen with a string value.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RequestFields {
-    found: [(u8, u8); 3],
+    found: [(u16, u8); 3],
 }
 
 impl RequestFields {
@@ -216,7 +216,7 @@ impl RequestFields {
         let Some(slot) = self.found.get_mut(usize::from(key.field)) else {
             return;
         };
-        let Ok(position) = u8::try_from(index + 1) else {
+        let Ok(position) = u16::try_from(index + 1) else {
             return;
         };
         if key.rank > slot.1 && matches!(value, Value::String(_)) {
