@@ -161,6 +161,15 @@ fn flush_until(expected: u64, exported: &dyn Fn() -> u64, flush: &dyn Fn()) -> u
     exported()
 }
 
+/// `n` `#[traced]` children of one long-lived root under `guard`'s
+/// installation, exported (the root too, after them).
+fn xray_children_exported(n: u64, guard: Guard) -> Outcome {
+    let counts = xray::under_root(|| run(n, xray::span));
+    let mut outcome = xray_exported(n, 1, guard, counts);
+    outcome.expected = outcome.expected.map(|e| e + 1);
+    outcome
+}
+
 fn xray_exported(n: u64, spans: u64, guard: Guard, counts: Counts) -> Outcome {
     let expected = (WARM_UP + n) * spans;
     let exported = flush_until(expected, &exported_spans, &|| {
@@ -376,14 +385,7 @@ fn probe(config: &str, n: u64) -> Result<Outcome, String> {
             };
             xray_exported(n, spans, guard, counts)
         }
-        "xray_child_sampled" => {
-            let guard = xray::init(SamplerKind::AlwaysOn);
-            let counts = xray::under_root(|| run(n, xray::span));
-            // The long-lived root is exported too.
-            let mut outcome = xray_exported(n, 1, guard, counts);
-            outcome.expected = outcome.expected.map(|e| e + 1);
-            outcome
-        }
+        "xray_child_sampled" => xray_children_exported(n, xray::init(SamplerKind::AlwaysOn)),
         "xray_unsampled"
         | "xray_nested_unsampled"
         | "xray_root_unsampled"
@@ -415,19 +417,9 @@ fn probe(config: &str, n: u64) -> Result<Outcome, String> {
             outcome
         }
         "xray_child_always_on" => {
-            let guard = xray::init(SamplerKind::ParentBasedAlwaysOn);
-            let counts = xray::under_root(|| run(n, xray::span));
-            let mut outcome = xray_exported(n, 1, guard, counts);
-            outcome.expected = outcome.expected.map(|e| e + 1);
-            outcome
+            xray_children_exported(n, xray::init(SamplerKind::ParentBasedAlwaysOn))
         }
-        "xray_child_rules" => {
-            let guard = xray::init_rules(1.0);
-            let counts = xray::under_root(|| run(n, xray::span));
-            let mut outcome = xray_exported(n, 1, guard, counts);
-            outcome.expected = outcome.expected.map(|e| e + 1);
-            outcome
-        }
+        "xray_child_rules" => xray_children_exported(n, xray::init_rules(1.0)),
         "xray_noprovider" => Outcome::plain(run(n, xray::span), 1),
         "xray_nested_noprovider" => Outcome::plain(run(n, xray::nested), 11),
         "xray_root_noprovider" => Outcome::plain(run(n, xray::root), 1),

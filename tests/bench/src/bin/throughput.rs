@@ -817,10 +817,7 @@ fn drive(args: &[String]) -> Result<(), String> {
     if plan.runs("idle") && budget.fits(plan.idle_secs + STEP_OVERHEAD, || "idle".into()) {
         let mut running = Vec::new();
         for &transport in &plan.protocols {
-            let receiver = receivers
-                .find(transport, false)
-                .or_else(|| receivers.list().iter().find(|r| r.transport() == transport))
-                .ok_or("no receiver")?;
+            let receiver = receivers.for_transport(transport).ok_or("no receiver")?;
             for &contender in &plan.contenders {
                 let mut spec = spec_for(contender, receiver, "idle");
                 spec.secs = plan.idle_secs;
@@ -850,21 +847,21 @@ fn drive(args: &[String]) -> Result<(), String> {
     // Fixed-rate CPU steps, then the bisections, each in rounds that take
     // turns over every series, so that a slow moment of the machine falls
     // on one round of several series rather than on every round of one.
-    let series: Vec<(Transport, bool, Contender)> = plan
-        .protocols
-        .iter()
-        .flat_map(|&t| plan.receivers.iter().map(move |&n| (t, n)))
-        .flat_map(|(t, n)| plan.contenders.iter().map(move |&c| (t, n, c)))
-        .collect();
+    let mut series: Vec<(Contender, &Receiver)> = Vec::new();
+    for &transport in &plan.protocols {
+        for &nagle in &plan.receivers {
+            let receiver = receivers.find(transport, nagle).ok_or("receiver missing")?;
+            series.extend(plan.contenders.iter().map(|&c| (c, receiver)));
+        }
+    }
     if plan.runs("cpu") {
         for round in 0..plan.rounds {
-            for &(transport, nagle, contender) in &series {
-                let receiver = receivers.find(transport, nagle).ok_or("receiver missing")?;
+            for &(contender, receiver) in &series {
                 let label = || {
                     format!(
                         "cpu {} {} {} (round {})",
                         contender.name(),
-                        transport.name(),
+                        receiver.transport().name(),
                         receiver.name(),
                         round + 1
                     )
@@ -882,8 +879,7 @@ fn drive(args: &[String]) -> Result<(), String> {
     }
     if plan.runs("bisect") {
         for round in 0..plan.rounds {
-            for &(transport, nagle, contender) in &series {
-                let receiver = receivers.find(transport, nagle).ok_or("receiver missing")?;
+            for &(contender, receiver) in &series {
                 bisect(
                     &plan,
                     &spec_for(contender, receiver, "rate"),
@@ -900,7 +896,7 @@ fn drive(args: &[String]) -> Result<(), String> {
     let mut flushes = Vec::new();
     if plan.runs("flush") {
         for &transport in &plan.flush_protocols {
-            let receiver = receivers.find(transport, false).ok_or("receiver missing")?;
+            let receiver = receivers.for_transport(transport).ok_or("no receiver")?;
             for &contender in &plan.contenders {
                 // Making 1M SDK spans and exporting them takes ~15 s.
                 if budget.fits(15.0 + STEP_OVERHEAD, || {
@@ -940,10 +936,7 @@ fn drive(args: &[String]) -> Result<(), String> {
         let first = &receivers.list()[0];
         instr.push(pair(baseline_for(first), first)?);
         for &transport in &plan.protocols {
-            let receiver = receivers
-                .find(transport, false)
-                .or_else(|| receivers.list().iter().find(|r| r.transport() == transport))
-                .ok_or("no receiver")?;
+            let receiver = receivers.for_transport(transport).ok_or("no receiver")?;
             for &contender in &plan.contenders {
                 instr.push(pair(spec_for(contender, receiver, "rate"), receiver)?);
             }
@@ -995,7 +988,7 @@ fn bisect(
             round + 1
         )
     };
-    let run = |spec: &StepSpec, kind| {
+    let step = |spec: &StepSpec, kind| {
         run(spec, receiver, kind).map(|mut step| {
             step.round = round;
             step
@@ -1004,7 +997,7 @@ fn bisect(
     if !budget.fits(plan.step_secs + STEP_OVERHEAD, label) {
         return Ok(());
     }
-    let max = run(base, "max")?;
+    let max = step(base, "max")?;
     steps.push(max.clone());
     if max.lossless() {
         // The producer, not the export path, set the pace.
@@ -1032,7 +1025,7 @@ fn bisect(
         };
         let mut spec = base.clone();
         spec.rate = target;
-        let s = run(&spec, "bisect")?;
+        let s = step(&spec, "bisect")?;
         // A step that could not reach its target rate is judged at the
         // rate it reached.
         if s.lossless() {

@@ -287,6 +287,13 @@ impl Receivers {
             .find(|r| r.transport == transport && r.nagle == nagle)
     }
 
+    /// A receiver for `transport`: the one with `TCP_NODELAY` if it was
+    /// started, else the other.
+    pub fn for_transport(&self, transport: Transport) -> Option<&Receiver> {
+        self.find(transport, false)
+            .or_else(|| self.receivers.iter().find(|r| r.transport == transport))
+    }
+
     /// The CA file clients must trust, when the receivers speak TLS.
     pub fn ca_pem(&self) -> Option<&std::path::Path> {
         self.tls.as_ref().map(|t| t.ca_pem.as_path())
